@@ -1,0 +1,1 @@
+"""tenantguard's attack harness: tools, services, scenarios and reports."""
