@@ -47,7 +47,7 @@ def regal_binary() -> Path:
 @pytest.fixture(scope="session")
 def tenant_data() -> dict:
     """The sample tenants, as the OPA data document."""
-    return json.loads((POLICY_DIR / "data" / "tenants.json").read_text())
+    return json.loads((REPO / "stack" / "tenants.json").read_text())
 
 
 @pytest.fixture(scope="session")
