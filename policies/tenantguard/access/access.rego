@@ -6,6 +6,7 @@
 package tenantguard.access
 
 import data.tenantguard.lib.reasons
+import data.tenantguard.lib.subject
 
 # METADATA
 # title: Access decision
@@ -29,7 +30,7 @@ default decision := {
 }
 
 decision := reasons.deny("subject_invalid") if {
-	not _subject_valid
+	not subject.valid
 } else := reasons.deny("request_invalid") if {
 	not _request_valid
 } else := reasons.deny("not_found") if {
@@ -74,20 +75,6 @@ _grants := {
 	},
 }
 
-_valid_tenant_id(tenant) if {
-	is_string(tenant)
-	regex.match(`^[a-z0-9][a-z0-9-]{0,62}$`, tenant)
-}
-
-_subject_valid if {
-	is_object(input.subject)
-	_valid_tenant_id(input.subject.tenant)
-	is_array(input.subject.roles)
-	every role in input.subject.roles {
-		is_string(role)
-	}
-}
-
 _request_valid if {
 	input.action in _actions
 	is_object(input.resource)
@@ -97,9 +84,9 @@ _request_valid if {
 # The positive fact: the subject's tenant is established, valid and equals the
 # resource's tenant. Its absence is not_found.
 _same_tenant if {
-	_subject_valid
+	subject.valid
 	tenant := input.resource.tenant
-	_valid_tenant_id(tenant)
+	subject.valid_tenant_id(tenant)
 	tenant == input.subject.tenant
 }
 

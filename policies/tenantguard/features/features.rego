@@ -7,6 +7,7 @@
 package tenantguard.features
 
 import data.tenantguard.lib.reasons
+import data.tenantguard.lib.subject
 
 # METADATA
 # title: Feature decision
@@ -30,7 +31,7 @@ default decision := {
 }
 
 decision := reasons.deny("subject_invalid") if {
-	not _subject_valid
+	not subject.valid
 } else := reasons.deny("request_invalid") if {
 	not _request_valid
 } else := reasons.deny("tenant_unconfigured") if {
@@ -42,27 +43,13 @@ decision := reasons.deny("subject_invalid") if {
 	_enabled
 }
 
-_valid_tenant_id(tenant) if {
-	is_string(tenant)
-	regex.match(`^[a-z0-9][a-z0-9-]{0,62}$`, tenant)
-}
-
-_subject_valid if {
-	is_object(input.subject)
-	_valid_tenant_id(input.subject.tenant)
-	is_array(input.subject.roles)
-	every role in input.subject.roles {
-		is_string(role)
-	}
-}
-
 _request_valid if {
 	is_string(input.feature)
 	input.feature != ""
 }
 
 _tenant_configured if {
-	_subject_valid
+	subject.valid
 	is_object(data.tenants[input.subject.tenant])
 }
 

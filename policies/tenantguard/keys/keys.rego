@@ -6,6 +6,7 @@
 package tenantguard.keys
 
 import data.tenantguard.lib.reasons
+import data.tenantguard.lib.subject
 
 # METADATA
 # title: Key decision
@@ -29,7 +30,7 @@ default decision := {
 }
 
 decision := reasons.deny("subject_invalid") if {
-	not _subject_valid
+	not subject.valid
 } else := reasons.deny("request_invalid") if {
 	not _request_valid
 } else := reasons.deny("not_found") if {
@@ -37,20 +38,6 @@ decision := reasons.deny("subject_invalid") if {
 } else := reasons.allowed if {
 	_request_valid
 	_same_tenant
-}
-
-_valid_tenant_id(tenant) if {
-	is_string(tenant)
-	regex.match(`^[a-z0-9][a-z0-9-]{0,62}$`, tenant)
-}
-
-_subject_valid if {
-	is_object(input.subject)
-	_valid_tenant_id(input.subject.tenant)
-	is_array(input.subject.roles)
-	every role in input.subject.roles {
-		is_string(role)
-	}
 }
 
 _request_valid if {
@@ -62,8 +49,8 @@ _request_valid if {
 # The positive fact: the subject's tenant is established, valid and equals the
 # key's tenant. Its absence is not_found.
 _same_tenant if {
-	_subject_valid
+	subject.valid
 	tenant := input.key.tenant
-	_valid_tenant_id(tenant)
+	subject.valid_tenant_id(tenant)
 	tenant == input.subject.tenant
 }

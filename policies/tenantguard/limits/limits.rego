@@ -7,6 +7,7 @@
 package tenantguard.limits
 
 import data.tenantguard.lib.reasons
+import data.tenantguard.lib.subject
 
 # METADATA
 # title: Limit decision
@@ -31,7 +32,7 @@ default decision := {
 }
 
 decision := reasons.deny("subject_invalid") if {
-	not _subject_valid
+	not subject.valid
 } else := reasons.deny("request_invalid") if {
 	not _request_valid
 } else := reasons.deny("tenant_unconfigured") if {
@@ -46,20 +47,6 @@ decision := reasons.deny("subject_invalid") if {
 _limit_keys := {
 	"agents": "max_agents",
 	"executions_per_day": "max_executions_per_day",
-}
-
-_valid_tenant_id(tenant) if {
-	is_string(tenant)
-	regex.match(`^[a-z0-9][a-z0-9-]{0,62}$`, tenant)
-}
-
-_subject_valid if {
-	is_object(input.subject)
-	_valid_tenant_id(input.subject.tenant)
-	is_array(input.subject.roles)
-	every role in input.subject.roles {
-		is_string(role)
-	}
 }
 
 _request_valid if {
@@ -79,7 +66,7 @@ _is_count(n) if {
 }
 
 _limit := limit if {
-	_subject_valid
+	subject.valid
 	limit := data.tenants[input.subject.tenant].limits[_limit_keys[input.usage.kind]]
 	_is_count(limit)
 }

@@ -8,6 +8,7 @@
 package tenantguard.storage
 
 import data.tenantguard.lib.reasons
+import data.tenantguard.lib.subject
 
 # METADATA
 # title: Storage decision
@@ -32,7 +33,7 @@ default decision := {
 }
 
 decision := reasons.deny("subject_invalid") if {
-	not _subject_valid
+	not subject.valid
 } else := reasons.deny("request_invalid") if {
 	not _request_valid
 } else := reasons.deny("storage_path_invalid") if {
@@ -54,20 +55,6 @@ _grants := {
 	"admin": {"read", "write", "delete"},
 }
 
-_valid_tenant_id(tenant) if {
-	is_string(tenant)
-	regex.match(`^[a-z0-9][a-z0-9-]{0,62}$`, tenant)
-}
-
-_subject_valid if {
-	is_object(input.subject)
-	_valid_tenant_id(input.subject.tenant)
-	is_array(input.subject.roles)
-	every role in input.subject.roles {
-		is_string(role)
-	}
-}
-
 _request_valid if {
 	input.action in {"read", "write", "delete"}
 	is_string(input.path)
@@ -83,7 +70,7 @@ _path_well_formed if {
 	count(parts) > 3
 	parts[0] == "storage"
 	parts[1] == "tenants"
-	_valid_tenant_id(parts[2])
+	subject.valid_tenant_id(parts[2])
 	every segment in array.slice(parts, 3, count(parts)) {
 		_valid_segment(segment)
 	}
@@ -99,7 +86,7 @@ _valid_segment(segment) if {
 # The positive fact: the subject's tenant is established, valid and owns the
 # root the (well-formed) path lies under. Its absence is not_found.
 _same_tenant if {
-	_subject_valid
+	subject.valid
 	_path_well_formed
 	split(input.path, "/")[2] == input.subject.tenant
 }
