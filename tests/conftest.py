@@ -57,3 +57,16 @@ def opa_server(opa_binary, policy_dir, tenant_data, tmp_path_factory):
     data_file.write_text(json.dumps(tenant_data))
     with OpaProcess(policy_dir, [data_file], binary=opa_binary) as opa:
         yield opa
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A throwaway PostgreSQL cluster for the session (initdb in a temp dir)."""
+    from harness.services import PostgresCluster, find_postgres_bin
+
+    try:
+        bin_dir = find_postgres_bin()
+    except Exception as exc:  # noqa: BLE001 - any failure to find it is a test failure
+        pytest.fail(str(exc), pytrace=False)
+    with PostgresCluster(bin_dir=bin_dir) as cluster:
+        yield cluster
