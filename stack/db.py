@@ -1,0 +1,218 @@
+"""The stack's tables (SQLAlchemy 2.x ORM) and its database connection.
+
+Every table holding a tenant's data carries `tenant_id`; queries about tenant
+data go through `stack.scope.TenantScope`, never straight to these models.
+SQLite is the default (WAL and a busy timeout, so parallel requests wait for
+the write lock instead of failing); PostgreSQL works by URL
+(`postgresql+psycopg://...`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    create_engine,
+    event,
+    insert,
+    select,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    declared_attr,
+    mapped_column,
+    sessionmaker,
+)
+from sqlalchemy.types import TypeDecorator
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+GENESIS_HASH = "0" * 64
+# Enough connections for the server's worker threads, each of which may hold
+# a request's session and briefly an audit write.
+POOL = {"pool_size": 20, "max_overflow": 20}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Stored as naive UTC on every database, read back as an aware UTC time."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> Any:
+        return value if value is None else value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> Any:
+        return value if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    plan: Mapped[str] = mapped_column(String(64))
+    limits: Mapped[dict[str, Any]] = mapped_column(JSON)
+    features: Mapped[dict[str, Any]] = mapped_column(JSON)
+    key_id: Mapped[str] = mapped_column(String(64))
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    # Bumped by TenantScope.lock_quota: the write takes the tenant row's lock
+    # (PostgreSQL) or the database's write lock (SQLite) for the transaction.
+    quota_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    def config(self) -> dict[str, Any]:
+        """The document the policies read as `data.tenants[id]`."""
+        return {"plan": self.plan, "limits": self.limits, "features": self.features}
+
+
+class TenantOwned:
+    """A row that belongs to exactly one tenant."""
+
+    @declared_attr
+    def tenant_id(cls) -> Mapped[str]:
+        return mapped_column(String(63), ForeignKey("tenants.id"), index=True)
+
+
+class Agent(TenantOwned, Base):
+    __tablename__ = "agents"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text)
+    model: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Execution(TenantOwned, Base):
+    """A run of an agent. Kept when its agent is deleted: it used up quota."""
+
+    __tablename__ = "executions"
+    __table_args__ = (Index("ix_executions_tenant_day", "tenant_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(String(32), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    input: Mapped[str] = mapped_column(Text)
+    output: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Credential(TenantOwned, Base):
+    """A stored secret: only its ciphertext, sealed under the tenant's key."""
+
+    __tablename__ = "credentials"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    key_id: Mapped[str] = mapped_column(String(64))
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    fingerprint: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    def __repr__(self) -> str:
+        return f"Credential({self.id!r}, tenant_id={self.tenant_id!r})"
+
+
+class StoredFile(TenantOwned, Base):
+    """A file's metadata; its bytes live under the tenant's storage root."""
+
+    __tablename__ = "files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index("ux_files_tenant_name", "tenant_id", "name", unique=True),)
+
+
+class AuditRecord(Base):
+    """One link of the append-only, hash-chained audit log (operator data)."""
+
+    __tablename__ = "audit_records"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    time: Mapped[str] = mapped_column(String(32))
+    request_id: Mapped[str | None] = mapped_column(Text, index=True)
+    actor_tenant: Mapped[str | None] = mapped_column(String(63), index=True)
+    actor_user: Mapped[str | None] = mapped_column(Text)
+    action: Mapped[str | None] = mapped_column(String(32))
+    resource_type: Mapped[str | None] = mapped_column(String(32))
+    resource_id: Mapped[str | None] = mapped_column(Text)
+    target_tenant: Mapped[str | None] = mapped_column(Text, index=True)
+    decision: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(32))
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditHead(Base):
+    """The single row naming the chain's last link; writers lock it first."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+def connect(url: str) -> Engine:
+    """An engine for `url`, with SQLite tuned for parallel requests."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True, **POOL)
+
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": 30}, **POOL
+    )
+    event.listen(engine, "connect", _tune_sqlite)
+    return engine
+
+
+def _tune_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def create_schema(engine: Engine) -> sessionmaker:
+    """Create missing tables and the audit chain's head; return a session factory."""
+    Base.metadata.create_all(engine)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    with sessions() as session:
+        if session.scalar(select(AuditHead.id)) is None:
+            try:
+                session.execute(
+                    insert(AuditHead).values(id=1, seq=0, hash=GENESIS_HASH)
+                )
+                session.commit()
+            except IntegrityError:  # another process created it first
+                session.rollback()
+    return sessions

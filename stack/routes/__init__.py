@@ -1,0 +1,1 @@
+"""The stack's routes, one module per resource family (see stack/API.md)."""

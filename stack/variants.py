@@ -1,0 +1,169 @@
+"""Deliberately vulnerable builds of the stack, for proving the harness.
+
+`Variant` is the correct stack: each of its methods is one isolation measure,
+called from the one place in the request path that needs it. Every subclass
+overrides exactly one method, turning exactly that measure off. A stack picks
+its variant by name from `VARIANTS` (setting `variant`, default "correct").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import jwt
+from sqlalchemy import Select, select
+
+from stack.auth import Principal, decode_claims
+from stack.db import Agent, Credential, Execution
+from stack.errors import ApiError, Forbidden, NotFound
+from stack.ids import is_tenant_id
+from stack.scope import TenantScope
+
+
+@dataclass(frozen=True)
+class Found:
+    """A row a request may act on, and the tenant the policy is told owns it."""
+
+    row: Any
+    tenant: str
+
+
+Lookup = Callable[[TenantScope, str], Found | None]
+
+
+def own(model: type) -> Lookup:
+    """Look rows of `model` up in the caller's tenant, and nowhere else."""
+
+    def lookup(scope: TenantScope, object_id: str) -> Found | None:
+        row = scope.get(model, object_id)
+        return None if row is None else Found(row, row.tenant_id)
+
+    return lookup
+
+
+class Variant:
+    """The correct stack: every isolation measure on."""
+
+    name = "correct"
+
+    def __repr__(self) -> str:
+        return f"<variant {self.name}>"
+
+    def decode_claims(self, unverified_token: str, secret: str) -> dict[str, Any]:
+        """The claims of a token whose HS256 signature verifies."""
+        return decode_claims(unverified_token, secret)
+
+    def effective_principal(
+        self, principal: Principal, headers: Mapping[str, str]
+    ) -> Principal:
+        """Tenant headers never change who the caller is."""
+        return principal
+
+    def cross_tenant_error(self) -> ApiError:
+        """Another tenant's object is answered exactly like a missing one."""
+        return NotFound()
+
+    def agent_for_read(self, scope: TenantScope, agent_id: str) -> Found | None:
+        return own(Agent)(scope, agent_id)
+
+    def child_execution(
+        self, scope: TenantScope, agent: Agent, execution_id: str
+    ) -> Found | None:
+        """An execution, only if it is a child of `agent`."""
+        row = scope.one(
+            Execution, Execution.id == execution_id, Execution.agent_id == agent.id
+        )
+        return None if row is None else Found(row, row.tenant_id)
+
+    def credential_listing(self, scope: TenantScope) -> Select:
+        return scope.select(Credential).order_by(Credential.created_at, Credential.id)
+
+    def file_tenant(self, principal: Principal, query: Mapping[str, str]) -> str:
+        """Whose storage root a file read goes to: the caller's."""
+        return principal.tenant
+
+
+class AgentReadNoTenantCheck(Variant):
+    name = "agent_read_no_tenant_check"
+
+    def agent_for_read(self, scope: TenantScope, agent_id: str) -> Found | None:
+        row = scope.session.get(Agent, agent_id)
+        return None if row is None else Found(row, scope.tenant_id)
+
+
+class ForbiddenNot404(Variant):
+    name = "forbidden_not_404"
+
+    def cross_tenant_error(self) -> ApiError:
+        return Forbidden()
+
+
+class TrustTenantHeader(Variant):
+    name = "trust_tenant_header"
+
+    def effective_principal(
+        self, principal: Principal, headers: Mapping[str, str]
+    ) -> Principal:
+        claimed = headers.get("x-tenant-id")
+        return (
+            replace(principal, tenant=claimed) if is_tenant_id(claimed) else principal
+        )
+
+
+class UnverifiedJwt(Variant):
+    name = "unverified_jwt"
+
+    def decode_claims(self, unverified_token: str, secret: str) -> dict[str, Any]:
+        return decode_claims(unverified_token, secret, verify_signature=False)
+
+
+class AlgNoneAccepted(Variant):
+    name = "alg_none_accepted"
+
+    def decode_claims(self, unverified_token: str, secret: str) -> dict[str, Any]:
+        algorithm = jwt.get_unverified_header(unverified_token).get("alg")
+        unsigned = isinstance(algorithm, str) and algorithm.lower() == "none"
+        return decode_claims(unverified_token, secret, verify_signature=not unsigned)
+
+
+class ChildViaWrongParent(Variant):
+    name = "child_via_wrong_parent"
+
+    def child_execution(
+        self, scope: TenantScope, agent: Agent, execution_id: str
+    ) -> Found | None:
+        row = scope.session.get(Execution, execution_id)
+        return None if row is None else Found(row, scope.tenant_id)
+
+
+class CredentialListLeak(Variant):
+    name = "credential_list_leak"
+
+    def credential_listing(self, scope: TenantScope) -> Select:
+        return select(Credential).order_by(Credential.created_at, Credential.id)
+
+
+class FileCrossTenant(Variant):
+    name = "file_cross_tenant"
+
+    def file_tenant(self, principal: Principal, query: Mapping[str, str]) -> str:
+        chosen = query.get("tenant")
+        return chosen if is_tenant_id(chosen) else principal.tenant
+
+
+VARIANTS: dict[str, Variant] = {
+    variant.name: variant
+    for variant in (
+        Variant(),
+        AgentReadNoTenantCheck(),
+        ForbiddenNot404(),
+        TrustTenantHeader(),
+        UnverifiedJwt(),
+        AlgNoneAccepted(),
+        ChildViaWrongParent(),
+        CredentialListLeak(),
+        FileCrossTenant(),
+    )
+}

@@ -1,0 +1,71 @@
+"""The audit log: append-only, every record chained to the one before."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import update
+
+from stack.audit import GENESIS_HASH, record_hash, verify_chain
+from stack.db import AuditRecord
+
+
+def _some_history(stack, acme) -> None:
+    acme.get("/v1/agents/ag_000000000000000000000000")
+    acme.get("/v1/agents", headers={"X-Tenant-ID": "globex"})
+    stack.client.get("/v1/agents", headers={"Authorization": "Bearer nonsense"})
+
+
+def test_the_chain_verifies(stack, acme):
+    _some_history(stack, acme)
+
+    records = stack.audit()
+
+    assert len(records) >= 5
+    assert records[0]["prev_hash"] == GENESIS_HASH
+    assert [r["seq"] for r in records] == list(range(1, len(records) + 1))
+    assert verify_chain(records) is None
+
+
+def test_each_hash_covers_the_whole_record(stack, acme):
+    _some_history(stack, acme)
+
+    for record in stack.audit():
+        assert record["hash"] == record_hash(record)
+
+
+def test_an_edited_record_breaks_the_chain(stack, acme):
+    _some_history(stack, acme)
+    with stack.client.app.state.services.database.begin() as connection:
+        connection.execute(
+            update(AuditRecord).where(AuditRecord.seq == 3).values(reason="allowed")
+        )
+
+    assert verify_chain(stack.audit()) == 3
+
+
+def test_a_removed_record_breaks_the_chain(stack, acme):
+    _some_history(stack, acme)
+    records = stack.audit()
+
+    assert verify_chain(records[:2] + records[3:]) == records[3]["seq"]
+
+
+def test_parallel_writers_never_fork_the_chain(stack, acme):
+    def deny(_):
+        return acme.get("/v1/agents/ag_000000000000000000000000").status_code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(deny, range(64)))
+
+    records = stack.audit()
+    assert statuses == [404] * 64
+    assert [r["seq"] for r in records] == list(range(1, len(records) + 1))
+    assert verify_chain(records) is None
+
+
+def test_the_log_has_no_route_that_changes_it(stack):
+    for method in ("DELETE", "PUT", "PATCH", "POST"):
+        response = stack.client.request(method, "/admin/audit", headers=stack.operator)
+
+        assert response.status_code == 405

@@ -1,0 +1,103 @@
+"""The stack on its deployed parts: a real OPA server, a real PostgreSQL."""
+
+from __future__ import annotations
+
+import secrets
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import create_engine
+
+from stack.audit import verify_chain
+
+MISSING_AGENT = "ag_000000000000000000000000"
+
+
+@pytest.fixture
+def postgres_url(postgres) -> str:
+    """A fresh database in the session's PostgreSQL cluster."""
+    name = f"stack_{secrets.token_hex(6)}"
+    admin = create_engine(postgres.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin.dispose()
+    return postgres.url(database=name)
+
+
+def _unique(prefix: str) -> str:
+    # The OPA server is shared by the whole session: never reuse a tenant ID.
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+@pytest.mark.opa
+def test_with_opa_tenant_configuration_reaches_the_policies(make_stack, opa_server):
+    stack = make_stack(engine="opa", opa_url=opa_server.url)
+    limits = {"max_agents": 1, "max_executions_per_day": 1}
+    tenant = stack.tenant(_unique("stack-opa"), limits=limits)
+
+    first = tenant.post("/v1/agents", json={"name": "a"})
+    second = tenant.post("/v1/agents", json={"name": "b"})
+
+    assert stack.client.get("/health").json()["engine"] == "opa"
+    assert (first.status_code, second.status_code) == (201, 429)
+
+
+@pytest.mark.opa
+def test_with_opa_a_foreign_object_is_indistinguishable_from_missing(
+    make_stack, opa_server
+):
+    stack = make_stack(engine="opa", opa_url=opa_server.url)
+    attacker = stack.tenant(_unique("stack-attacker"))
+    victim = stack.tenant(_unique("stack-victim"))
+    agent_id = victim.post("/v1/agents", json={"name": "canary"}).json()["id"]
+
+    foreign = attacker.get(f"/v1/agents/{agent_id}")
+    missing = attacker.get(f"/v1/agents/{MISSING_AGENT}")
+
+    assert foreign.status_code == missing.status_code == 404
+    assert foreign.content == missing.content
+
+
+@pytest.mark.postgres
+def test_on_postgres_tenants_stay_apart(make_stack, postgres_url):
+    stack = make_stack(db_url=postgres_url)
+    acme, globex = stack.tenant("acme"), stack.tenant("globex")
+    agent_id = globex.post("/v1/agents", json={"name": "canary"}).json()["id"]
+
+    foreign = acme.get(f"/v1/agents/{agent_id}")
+    missing = acme.get(f"/v1/agents/{MISSING_AGENT}")
+
+    assert globex.get(f"/v1/agents/{agent_id}").status_code == 200
+    assert foreign.status_code == missing.status_code == 404
+    assert foreign.content == missing.content
+    assert acme.get("/v1/agents").json() == {"items": [], "total": 0}
+
+
+@pytest.mark.postgres
+def test_on_postgres_a_burst_admits_exactly_the_limit(make_stack, postgres_url):
+    stack = make_stack(db_url=postgres_url)
+    limits = {"max_agents": 5, "max_executions_per_day": 4}
+    acme = stack.tenant("acme", limits=limits)
+    agent_id = acme.post("/v1/agents", json={"name": "runner"}).json()["id"]
+
+    def run(_):
+        path = f"/v1/agents/{agent_id}/executions"
+        return acme.post(path, json={"input": "x"}).status_code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(run, range(16)))
+
+    assert sorted(statuses) == [201] * 4 + [429] * 12
+
+
+@pytest.mark.postgres
+def test_on_postgres_parallel_audit_writes_keep_one_chain(make_stack, postgres_url):
+    stack = make_stack(db_url=postgres_url)
+    acme = stack.tenant("acme")
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda _: acme.get(f"/v1/agents/{MISSING_AGENT}"), range(48)))
+
+    records = stack.audit()
+    assert [r["seq"] for r in records] == list(range(1, len(records) + 1))
+    assert verify_chain(records) is None
