@@ -2,9 +2,14 @@
 
     TenantGuardError
      ├── UsageError           a caller or user got something wrong: the message
-     │                        shows the bad value and the fix
-     └── EngineError          a policy engine could not be configured or updated
-                              (a decision never raises: it denies instead)
+     │    │                   shows the bad value and the fix
+     │    └── ScenarioError   (harness.errors) a malformed scenario or profile,
+     │                        located at file:line
+     ├── EngineError          a policy engine could not be configured or updated
+     │                        (a decision never raises: it denies instead)
+     ├── TenantIsolationError (enforcement.tenancy) a statement or row would
+     │                        cross the tenant boundary; it was not executed
+     └── TargetError          (harness.errors) the attacked target misbehaved
 
 Cross-tenant and cryptographic failures never surface as a distinct
 exception to an API caller; they become one opaque outcome (404) and the
