@@ -204,9 +204,14 @@ class Tenancy:
             if self.on_operator is not None:
                 self.on_operator(operator, statement)
         elif touched:
-            self._require_tenant_predicate(
-                statement, parameters, executemany, touched, options.get(TENANT_KEY)
-            )
+            try:
+                self._require_tenant_predicate(
+                    statement, parameters, executemany, touched, options.get(TENANT_KEY)
+                )
+            except TenantIsolationError:
+                if self.recorder is not None:
+                    self.recorder.refused += 1
+                raise
         if self.recorder is not None:
             self.recorder.record(statement, touched, operator=bool(operator))
 
@@ -274,18 +279,38 @@ def _inserted_values(statement: str, row: Any, column: str) -> list[Any]:
     if column not in columns:
         return []
     index, values = columns.index(column), []
-    for group in re.finditer(r"\(([^()]*)\)", statement[header.end() :]):
-        items = group.group(1).split(",")
+    for start, items in _value_groups(statement, header.end()):
         if len(items) != len(columns):
             continue
-        placeholder = items[index].strip()
-        before = statement[: header.end() + group.start(1)] + ",".join(items[:index])
-        values.append(_placeholder_value(row, placeholder, before.count("?")))
+        before = statement[:start] + ",".join(items[:index])
+        values.append(_placeholder_value(row, items[index].strip(), before.count("?")))
     return values
 
 
+def _value_groups(statement: str, position: int) -> Iterator[tuple[int, list[str]]]:
+    """Each top-level parenthesised group after VALUES: (its start, its items).
+
+    Placeholders such as `%(name)s` hold parentheses of their own, so groups
+    and items are split only at depth zero and one respectively.
+    """
+    depth, start, items, item_start = 0, 0, [], 0
+    for offset, char in enumerate(statement[position:], position):
+        if char == "(":
+            depth += 1
+            if depth == 1:
+                start, items, item_start = offset + 1, [], offset + 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                items.append(statement[item_start:offset])
+                yield start, items
+        elif char == "," and depth == 1:
+            items.append(statement[item_start:offset])
+            item_start = offset + 1
+
+
 def _placeholder_value(row: Any, placeholder: str, position: int) -> Any:
-    named = re.fullmatch(r"%\(([^)]+)\)s", placeholder)
+    named = re.fullmatch(r"%\(([^)]+)\)s(?:::\w+)?", placeholder)
     if named:
         return row[named.group(1)]
     if placeholder == "?":
@@ -315,6 +340,7 @@ class StatementRecorder:
     """Counts the statements a run sends, to prove none lacked its predicate."""
 
     on_tenant_tables: int = 0
+    refused: int = 0
     operator: int = 0
     other: int = 0
     tables: dict[str, int] = field(default_factory=dict)
@@ -337,18 +363,29 @@ class StatementRecorder:
             f"{table} {count}" for table, count in sorted(self.tables.items())
         )
         return (
-            f"{self.on_tenant_tables} statements on tenant tables, each with a tenant predicate "
-            f"({per_table}); {self.operator} in audited operator scope; {self.other} on other tables"
+            f"{self.on_tenant_tables} statements on tenant tables with a tenant predicate "
+            f"({per_table}); {self.refused} refused for lacking one; "
+            f"{self.operator} in operator scope; {self.other} on other tables"
         )
 
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "on_tenant_tables": self.on_tenant_tables,
+            "refused": self.refused,
+            "operator": self.operator,
+            "other": self.other,
+            "tables": dict(self.tables),
+        }
 
-def rls_statements(tables: Mapping[str, str], app_role: str) -> list[str]:
+
+def rls_statements(tables: Mapping[str, str], app_role: str = "PUBLIC") -> list[str]:
     """PostgreSQL DDL: row-level security on every tenant table for `app_role`.
 
-    Run as the tables' owner. The application connects as `app_role`, which
-    owns no table and has no BYPASSRLS, so the policies always apply to it:
-    rows of the transaction's tenant only; an operator scope may read every
-    tenant's rows but write none.
+    Run as the tables' owner. The application should connect as a role that
+    owns no table and has no BYPASSRLS; FORCE makes the policies apply to the
+    owner as well, so only a superuser escapes them. Rows of the
+    transaction's tenant only; an operator scope may read every tenant's rows
+    but write none.
     """
     operator = f"current_setting('{RLS_OPERATOR_SETTING}', true) = 'on'"
     statements = []
@@ -359,8 +396,12 @@ def rls_statements(tables: Mapping[str, str], app_role: str) -> list[str]:
             f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY',
             f'DROP POLICY IF EXISTS tenant_rows ON "{table}"',
             f'DROP POLICY IF EXISTS operator_reads ON "{table}"',
-            f'CREATE POLICY tenant_rows ON "{table}" TO "{app_role}" '
+            f'CREATE POLICY tenant_rows ON "{table}" TO {_role(app_role)} '
             f"USING ({own_rows}) WITH CHECK ({own_rows})",
-            f'CREATE POLICY operator_reads ON "{table}" FOR SELECT TO "{app_role}" USING ({operator})',
+            f'CREATE POLICY operator_reads ON "{table}" FOR SELECT TO {_role(app_role)} USING ({operator})',
         ]
     return statements
+
+
+def _role(name: str) -> str:
+    return name if name == "PUBLIC" else f'"{name}"'

@@ -162,6 +162,25 @@ class PostgresCluster:
             credentials += f":{password}"
         return f"postgresql+psycopg://{credentials}@127.0.0.1:{self.port}/{database}"
 
+    def create_database(self, name: str, app_role: str) -> tuple[str, str]:
+        """A new database owned by the superuser, and an application role that
+        may log in but owns nothing and cannot bypass row-level security.
+        Returns (owner URL, application URL)."""
+        import sqlalchemy as sa
+
+        admin = sa.create_engine(self.url(), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            exists = connection.exec_driver_sql(
+                "SELECT 1 FROM pg_roles WHERE rolname = %(role)s", {"role": app_role}
+            ).scalar()
+            if not exists:
+                connection.exec_driver_sql(
+                    f'CREATE ROLE "{app_role}" LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB'
+                )
+        admin.dispose()
+        return self.url(database=name), self.url(user=app_role, database=name)
+
     def start(self) -> None:
         owner = _as_postgres_user()
         if owner:

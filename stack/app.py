@@ -12,10 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from enforcement import Embedded, EngineError, OpaServer, PolicyEngine
+from enforcement.tenancy import StatementRecorder, Tenancy
 from stack.audit import AuditLog
 from stack.clock import Clock, utc_now
 from stack.context import Services
-from stack.db import Tenant, connect, create_schema
+from stack.db import Tenant, connect, create_schema, guard
 from stack.http import BodyLimit, RequestFrame, install_error_handlers
 from stack.keys import KeyRing
 from stack.routes import admin, agents, credentials, files, tenant
@@ -60,7 +61,12 @@ def build_services(
     settings: Settings, engine: PolicyEngine | None, clock: Clock
 ) -> Services:
     database = connect(settings.db_url)
-    sessions = create_schema(database)
+    owner = connect(settings.db_owner_url) if settings.db_owner_url else None
+    sessions = create_schema(database, owner)
+    if owner is not None:
+        owner.dispose()
+    statements = StatementRecorder()
+    guard(database, sessions, statements)
     closers = [database.dispose]
     if engine is None:
         engine = _policy_engine(settings, _tenant_configs(sessions))
@@ -75,12 +81,13 @@ def build_services(
         files=FileStore(settings.storage_dir),
         variant=VARIANTS[settings.variant],
         clock=clock,
+        statements=statements,
         closers=closers,
     )
 
 
 def _tenant_configs(sessions: sessionmaker) -> dict[str, dict]:
-    with sessions() as session:
+    with sessions() as session, Tenancy.operator_scope(session, "load tenants"):
         return {
             tenant.id: tenant.config() for tenant in session.scalars(select(Tenant))
         }

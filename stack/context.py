@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from enforcement import PolicyEngine
+from enforcement.tenancy import StatementRecorder, Tenancy
 from stack.audit import AuditEvent, AuditLog
 from stack.auth import (
     Principal,
@@ -58,6 +59,7 @@ class Services:
     files: FileStore
     variant: Variant
     clock: Clock
+    statements: StatementRecorder = field(default_factory=StatementRecorder)
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
@@ -198,7 +200,7 @@ class TenantContext:
         """The row `target` names, once the policy allows the action on it."""
         found = (lookup or own(model))(self.scope, target.resource_id)
         if found is None:
-            owner = owning_tenant(self.session, model, target.resource_id)
+            owner = owning_tenant(self.services.sessions, model, target.resource_id)
             self.enforcer.absent(target, owner)
         self.enforcer.access(target, found.tenant)
         return found.row
@@ -210,6 +212,7 @@ def tenant_context(request: Request) -> Iterator[TenantContext]:
     services = services_of(request)
     now = request_now(request)
     with services.sessions() as session:
+        Tenancy.enter(session, principal.tenant)
         _check_tenant_exists(request, session, principal)
         enforcer = Enforcer(
             engine=services.engine,
@@ -220,7 +223,7 @@ def tenant_context(request: Request) -> Iterator[TenantContext]:
             cross_tenant_error=services.variant.cross_tenant_error,
             rollback=session.rollback,
         )
-        scope = TenantScope(session, principal.tenant)
+        scope = TenantScope(session, principal.tenant, services.sessions)
         yield TenantContext(
             principal, scope, enforcer, services, now, dict(request.query_params)
         )

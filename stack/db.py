@@ -9,6 +9,7 @@ the write lock instead of failing); PostgreSQL works by URL
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,15 @@ from sqlalchemy.orm import (
     sessionmaker,
 )
 from sqlalchemy.types import TypeDecorator
+
+from enforcement.tenancy import (
+    StatementRecorder,
+    Tenancy,
+    TenantOwnedMixin,
+    rls_statements,
+)
+
+log = logging.getLogger("tenantguard.stack")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 GENESIS_HASH = "0" * 64
@@ -83,12 +93,29 @@ class Tenant(Base):
         return {"plan": self.plan, "limits": self.limits, "features": self.features}
 
 
-class TenantOwned:
-    """A row that belongs to exactly one tenant."""
+class TenantOwned(TenantOwnedMixin):
+    """A row that belongs to exactly one tenant.
+
+    `tenant_id` is part of the primary key, so even the ORM's own UPDATE and
+    DELETE by key carry the tenant predicate the statement guard requires.
+    """
 
     @declared_attr
     def tenant_id(cls) -> Mapped[str]:
-        return mapped_column(String(63), ForeignKey("tenants.id"), index=True)
+        return mapped_column(
+            String(63), ForeignKey("tenants.id"), primary_key=True, index=True
+        )
+
+
+# Every tenant table and the column naming its tenant: what the statement
+# guard reads for and what PostgreSQL's row-level security policies compare.
+TENANT_TABLES = {
+    "tenants": "id",
+    "agents": "tenant_id",
+    "executions": "tenant_id",
+    "credentials": "tenant_id",
+    "files": "tenant_id",
+}
 
 
 class Agent(TenantOwned, Base):
@@ -137,14 +164,11 @@ class StoredFile(TenantOwned, Base):
 
     __tablename__ = "files"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    name: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
-
-    __table_args__ = (Index("ux_files_tenant_name", "tenant_id", "name", unique=True),)
 
 
 class AuditRecord(Base):
@@ -202,9 +226,17 @@ def _tune_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.close()
 
 
-def create_schema(engine: Engine) -> sessionmaker:
-    """Create missing tables and the audit chain's head; return a session factory."""
-    Base.metadata.create_all(engine)
+def create_schema(engine: Engine, owner: Engine | None = None) -> sessionmaker:
+    """Create missing tables and the audit chain's head; return a session factory.
+
+    `owner`, when given, is a connection as the role that owns the tables
+    (PostgreSQL): it creates them and their row-level security, and grants
+    the application role (`engine`'s user) only row access.
+    """
+    owner = owner or engine
+    Base.metadata.create_all(owner)
+    if owner.dialect.name == "postgresql":
+        _secure_postgres(owner, engine.url.username)
     sessions = sessionmaker(engine, expire_on_commit=False)
     with sessions() as session:
         if session.scalar(select(AuditHead.id)) is None:
@@ -216,3 +248,33 @@ def create_schema(engine: Engine) -> sessionmaker:
             except IntegrityError:  # another process created it first
                 session.rollback()
     return sessions
+
+
+def _secure_postgres(owner: Engine, app_user: str | None) -> None:
+    with owner.begin() as connection:
+        # Serialize concurrent starts (several API workers) on one lock.
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7415)")
+        for statement in rls_statements(TENANT_TABLES):
+            connection.exec_driver_sql(statement)
+        if app_user and app_user != owner.url.username:
+            connection.exec_driver_sql(
+                f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{app_user}"'
+            )
+
+
+def guard(
+    engine: Engine, sessions: sessionmaker, recorder: StatementRecorder | None = None
+) -> Tenancy:
+    """Keep every statement of `sessions` inside one tenant (see enforcement.tenancy)."""
+    tenancy = Tenancy(
+        TENANT_TABLES,
+        model_base=TenantOwned,
+        on_operator=_log_operator,
+        recorder=recorder,
+    )
+    tenancy.install(engine, sessions)
+    return tenancy
+
+
+def _log_operator(reason: str, statement: str) -> None:
+    log.info("operator scope (%s): %s", reason, " ".join(statement.split())[:200])

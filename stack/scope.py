@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from enforcement.tenancy import Tenancy
 from stack.db import AuditRecord, Tenant, TenantOwned
 
 Row = TypeVar("Row", bound=TenantOwned)
@@ -21,9 +22,12 @@ Row = TypeVar("Row", bound=TenantOwned)
 class TenantScope:
     """A session seen through one tenant: every statement filtered by it."""
 
-    def __init__(self, session: Session, tenant_id: str) -> None:
+    def __init__(
+        self, session: Session, tenant_id: str, sessions: sessionmaker | None = None
+    ) -> None:
         self.session = session
         self.tenant_id = tenant_id
+        self.sessions = sessions  # for the vulnerable variants' escape hatch
 
     def __repr__(self) -> str:
         return f"TenantScope({self.tenant_id!r})"
@@ -74,9 +78,26 @@ class TenantScope:
         return statement.where(*criteria).order_by(AuditRecord.seq)
 
 
-def owning_tenant(session: Session, model: type[Row], object_id: str) -> str | None:
-    """The tenant owning `object_id` in `model`, or None: the one cross-tenant query."""
-    return session.scalar(select(model.tenant_id).where(model.id == object_id))
+def owning_tenant(
+    sessions: sessionmaker, model: type[Row], object_id: str
+) -> str | None:
+    """The tenant owning `object_id` in `model`, or None: the one cross-tenant
+    query, run in an operator scope of its own (read-only under PostgreSQL's
+    row-level security) so no tenant session ever looks outside its tenant."""
+    with sessions() as session, Tenancy.operator_scope(session, "owner lookup"):
+        return session.scalar(select(model.tenant_id).where(model.id == object_id))
+
+
+def unscoped_get(
+    sessions: sessionmaker, model: type[Row], object_id: str
+) -> Row | None:
+    """A row by ID from any tenant. Only the vulnerable variants call this: it
+    is the operator escape hatch used where it must not be."""
+    with sessions() as session, Tenancy.operator_scope(session, "unscoped read"):
+        row = session.scalar(select(model).where(model.id == object_id))
+        if row is not None:
+            session.expunge(row)  # keep its loaded state past the scope's rollback
+        return row
 
 
 def page(

@@ -47,6 +47,9 @@ class Settings:
     policy_dir: Path = DEFAULT_POLICY_DIR
     storage_dir: Path = DEFAULT_STORAGE_DIR
     db_url: str = ""  # empty: SQLite at {storage_dir}/stack.db
+    # PostgreSQL: a URL as the role that owns the tables, which creates them
+    # and their row-level security; db_url is then the application role.
+    db_owner_url: str = field(default="", repr=False)
     variant: str = "correct"
     max_body_bytes: int = MIB
     max_file_bytes: int = 5 * MIB
@@ -150,6 +153,7 @@ ENVIRONMENT = {
     "TENANTGUARD_POLICY_DIR": ("policy_dir", _path),
     "TENANTGUARD_STORAGE_DIR": ("storage_dir", _path),
     "TENANTGUARD_DB_URL": ("db_url", _text),
+    "TENANTGUARD_DB_OWNER_URL": ("db_owner_url", _text),
     "TENANTGUARD_VARIANT": ("variant", _text),
     "TENANTGUARD_MAX_BODY_BYTES": ("max_body_bytes", _integer),
     "TENANTGUARD_MAX_FILE_BYTES": ("max_file_bytes", _integer),

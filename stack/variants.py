@@ -13,13 +13,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import jwt
-from sqlalchemy import Select, select
+from sqlalchemy import select
 
+from enforcement.tenancy import Tenancy
 from stack.auth import Principal, decode_claims
 from stack.db import Agent, Credential, Execution
 from stack.errors import ApiError, Forbidden, NotFound
 from stack.ids import is_tenant_id
-from stack.scope import TenantScope
+from stack.scope import TenantScope, page, unscoped_get
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,13 @@ class Variant:
         )
         return None if row is None else Found(row, row.tenant_id)
 
-    def credential_listing(self, scope: TenantScope) -> Select:
-        return scope.select(Credential).order_by(Credential.created_at, Credential.id)
+    def list_credentials(
+        self, scope: TenantScope, limit: int, offset: int
+    ) -> tuple[list[Credential], int]:
+        statement = scope.select(Credential).order_by(
+            Credential.created_at, Credential.id
+        )
+        return page(scope.session, statement, limit, offset)
 
     def file_tenant(self, principal: Principal, query: Mapping[str, str]) -> str:
         """Whose storage root a file read goes to: the caller's."""
@@ -89,7 +95,7 @@ class AgentReadNoTenantCheck(Variant):
     name = "agent_read_no_tenant_check"
 
     def agent_for_read(self, scope: TenantScope, agent_id: str) -> Found | None:
-        row = scope.session.get(Agent, agent_id)
+        row = unscoped_get(scope.sessions, Agent, agent_id)
         return None if row is None else Found(row, scope.tenant_id)
 
 
@@ -134,15 +140,21 @@ class ChildViaWrongParent(Variant):
     def child_execution(
         self, scope: TenantScope, agent: Agent, execution_id: str
     ) -> Found | None:
-        row = scope.session.get(Execution, execution_id)
+        row = unscoped_get(scope.sessions, Execution, execution_id)
         return None if row is None else Found(row, scope.tenant_id)
 
 
 class CredentialListLeak(Variant):
     name = "credential_list_leak"
 
-    def credential_listing(self, scope: TenantScope) -> Select:
-        return select(Credential).order_by(Credential.created_at, Credential.id)
+    def list_credentials(
+        self, scope: TenantScope, limit: int, offset: int
+    ) -> tuple[list[Credential], int]:
+        statement = select(Credential).order_by(Credential.created_at, Credential.id)
+        with scope.sessions() as session, Tenancy.operator_scope(session, "listing"):
+            rows, total = page(session, statement, limit, offset)
+            session.expunge_all()
+            return rows, total
 
 
 class FileCrossTenant(Variant):

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from enforcement import EngineError
+from enforcement.tenancy import Tenancy
 from stack.audit import AuditEvent, append, as_dict, operator_query
 from stack.auth import Principal, mint_token
 from stack.clock import iso
@@ -62,6 +63,9 @@ def create_tenant(
         created_at=now,
     )
     with services.audit.transaction() as session:
+        # A tenant is provisioned inside its own context: row-level security
+        # lets the new row in only because it is the context's tenant.
+        Tenancy.enter(session, tenant.id)
         _insert_tenant(session, tenant)
         _publish(services, tenant)
         _audit_admin(session, request, "create", "tenant", tenant.id)
@@ -112,6 +116,7 @@ def create_token(
         services.settings.jwt_secret, principal, body.ttl_seconds, request_now(request)
     )
     with services.audit.transaction() as session:
+        Tenancy.enter(session, tenant_id)
         if session.get(Tenant, tenant_id) is None:
             raise NotFound()
         _audit_admin(session, request, "mint_token", "token", tenant_id)
@@ -129,3 +134,10 @@ def read_audit(
     statement = operator_query(tenant, request_id, after).limit(limit)
     with services.sessions() as session:
         return {"records": [as_dict(row) for row in session.scalars(statement)]}
+
+
+@router.get("/admin/statements")
+def statement_counts(services: Operator) -> dict[str, Any]:
+    """What the statement guard has seen since the stack started: the proof
+    that no statement reached a tenant table without its tenant predicate."""
+    return services.statements.as_dict()

@@ -14,7 +14,6 @@ from stack.keys import KeyUnavailable, TenantKey
 from stack.policy import Target
 from stack.routes.common import Ctx, Limit, Offset
 from stack.schemas import CredentialCreate
-from stack.scope import page
 
 router = APIRouter(prefix="/v1")
 
@@ -69,8 +68,7 @@ def list_credentials(
     ctx: Ctx, limit: Limit = 100, offset: Offset = 0
 ) -> dict[str, Any]:
     ctx.enforcer.access(Target("list", "credential"), ctx.principal.tenant)
-    statement = ctx.variant.credential_listing(ctx.scope)
-    credentials, total = page(ctx.session, statement, limit, offset)
+    credentials, total = ctx.variant.list_credentials(ctx.scope, limit, offset)
     return {"items": [credential_view(c) for c in credentials], "total": total}
 
 

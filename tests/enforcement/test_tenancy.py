@@ -233,6 +233,12 @@ def test_recorder_counts_every_tenant_statement(sqlite):
     assert "2 statements on tenant tables" in sqlite.recorder.summary()
 
 
+def test_recorder_counts_refused_statements(sqlite):
+    with sqlite.session("acme") as session, pytest.raises(TenantIsolationError):
+        session.execute(sa.text("SELECT name FROM agents"))
+    assert sqlite.recorder.refused == 1
+
+
 # -- PostgreSQL: row-level security underneath ------------------------------
 
 

@@ -79,6 +79,7 @@ def test_the_openapi_document_lists_every_route_of_api_md(stack):
         "/admin/tenants",
         "/admin/tenants/{tenant_id}/tokens",
         "/admin/audit",
+        "/admin/statements",
         "/v1/agents",
         "/v1/agents/{agent_id}",
         "/v1/agents/{agent_id}/executions",
