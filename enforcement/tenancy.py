@@ -216,13 +216,16 @@ class Tenancy:
             self.recorder.record(statement, touched, operator=bool(operator))
 
     def tenant_tables_in(self, statement: str) -> list[tuple[str, str]]:
-        """(table, alias) for each tenant table the SQL text names."""
-        found = []
-        for match in _TABLE_REFERENCE.finditer(statement):
-            table = match.group("table")
-            if table in self.tables:
-                found.append((table, match.group("alias") or table))
-        return found
+        """(table, alias) for each place the SQL text names a tenant table."""
+        if not self._patterns:
+            self._patterns.update(
+                {table: _table_reference(table) for table in self.tables}
+            )
+        return [
+            (table, match.group("alias") or table)
+            for table, pattern in self._patterns.items()
+            for match in pattern.finditer(statement)
+        ]
 
     def _require_tenant_predicate(
         self, statement, parameters, executemany, touched, tenant_id
@@ -244,11 +247,23 @@ class Tenancy:
                     )
 
 
-_TABLE_REFERENCE = re.compile(
-    r'\b(?:FROM|JOIN|UPDATE|INTO)\s+"?(?P<table>\w+)"?'
-    r'(?:\s+(?:AS\s+)?"?(?P<alias>(?!(?:WHERE|SET|ON|JOIN|LEFT|INNER|ORDER|GROUP|LIMIT|VALUES|USING|RETURNING)\b)\w+)"?)?',
-    re.IGNORECASE,
+_NOT_AN_ALIAS = (
+    "WHERE|SET|ON|JOIN|LEFT|RIGHT|FULL|INNER|OUTER|CROSS|NATURAL|ORDER|GROUP|"
+    "HAVING|LIMIT|OFFSET|VALUES|USING|RETURNING|FOR|UNION|AND|OR|DEFAULT"
 )
+
+
+def _table_reference(table: str) -> re.Pattern:
+    """Where the SQL text names `table` as a table (bare, quoted or
+    schema-qualified, anywhere: FROM, JOIN, a comma list, UPDATE, INTO),
+    never as the qualifier of a column (`table.column`), with its alias."""
+    return re.compile(
+        rf'(?<![\w"])"?{re.escape(table)}"?(?!\w)(?!"?\s*\.)'
+        rf'(?:\s+(?:AS\s+)?"?(?P<alias>(?!(?:{_NOT_AN_ALIAS})\b)\w+)"?)?',
+        re.IGNORECASE,
+    )
+
+
 _PLACEHOLDER = r"(?:\?|%\((?P<name>[^)]+)\)s)"
 
 

@@ -197,6 +197,31 @@ def test_raw_sql_bound_to_own_tenant_is_allowed(sqlite):
         ]
 
 
+@pytest.mark.parametrize(
+    "sql",
+    [
+        pytest.param(
+            "SELECT name FROM agents, runs WHERE agents.tenant_id = :t", id="comma-join"
+        ),
+        pytest.param(
+            "SELECT name FROM main.agents WHERE x = :t", id="schema-qualified"
+        ),
+        pytest.param('SELECT name FROM "agents" WHERE "agents"."id" = :t', id="quoted"),
+        pytest.param(
+            "SELECT r.id FROM runs AS r WHERE runs.tenant_id = :t",
+            id="alias-unfiltered",
+        ),
+        pytest.param(
+            "SELECT (SELECT count(*) FROM runs) FROM agents WHERE agents.tenant_id = :t",
+            id="subquery",
+        ),
+    ],
+)
+def test_tenant_table_hidden_in_the_sql_is_still_refused(sqlite, sql):
+    with sqlite.session("acme") as session, pytest.raises(TenantIsolationError):
+        session.execute(sa.text(sql), {"t": "acme"})
+
+
 def test_tenant_tables_outside_a_tenant_context_are_refused(sqlite):
     with (
         sqlite.sessions() as session,
