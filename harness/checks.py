@@ -169,6 +169,43 @@ def check_fields(
     ]
 
 
+def check_succeeded(
+    step: Step, exchanges: list[Exchange], bounds: Mapping[str, Any]
+) -> list[Finding]:
+    """The number of 2xx answers in a burst lies within `bounds` (min, max)."""
+    statuses = [exchange.response.status for exchange in exchanges]
+    succeeded = sum(200 <= status < 300 for status in statuses)
+    low, high = bounds.get("min"), bounds.get("max")
+    if (low is None or succeeded >= int(low)) and (
+        high is None or succeeded <= int(high)
+    ):
+        return []
+    wanted = " and ".join(
+        part
+        for part in (
+            f"at least {low}" if low is not None else "",
+            f"at most {high}" if high is not None else "",
+        )
+        if part
+    )
+    first = next(
+        (e for e in exchanges if 200 <= e.response.status < 300), exchanges[-1]
+    )
+    tally = ", ".join(
+        f"{statuses.count(status)} x {status}" for status in sorted(set(statuses))
+    )
+    return [
+        _finding(
+            step,
+            first,
+            "succeeded",
+            f"{succeeded} of {len(exchanges)} requests of the burst succeeded, "
+            f"expected {wanted}",
+            evidence=[f"answers: {tally}"],
+        )
+    ]
+
+
 def compare_to_missing(
     exchange: Exchange,
     control: Exchange,
@@ -351,6 +388,13 @@ _EXPLANATIONS = {
         "Answer anything of another tenant with the very response of a missing "
         "object: same status, body and headers (only per-request values such as "
         "X-Request-ID and Date may differ).",
+    ),
+    "succeeded": (
+        "More requests of the burst were carried out than the target allows: "
+        "requests released at the same instant raced past a check that reads "
+        "a count and writes it back in two steps (ATTACKS.md F37-F39).",
+        "Take the decision and the write in one atomic step: a conditional "
+        "update, a row lock or a unique constraint, not a read then a write.",
     ),
     "audit": (
         "The attempt left no matching record in the audit log. A cross-tenant or "

@@ -1,15 +1,18 @@
 """`tenantguard`: run the attack scenarios, serve the reference stack, get tools.
 
-    tenantguard run [--target PROFILE] [--engine opa|embedded] [-n N] [PATHS...]
+    tenantguard run [--target PROFILE] [--engine opa|embedded] [-n N] [--seed N]
+                    [PATHS or ITEM IDS...]
+    tenantguard selftest [--engine opa|embedded] [--runs N] [PATHS...]
+    tenantguard coverage [PATHS...] [--output FILE]
     tenantguard stack serve --engine opa|embedded --db URL --port N --variant NAME
     tenantguard tools install [opa|regal] | path opa|regal
     tenantguard policy test [POLICY_DIR] | data CONFIG_FILE
 
 `run` with no --target starts the reference stack (real OPA from the tool
 cache when there is one, SQLite in a temporary directory), runs the
-scenarios through pytest in parallel, writes JUnit XML and a JSON report,
-prints a summary table, stops everything it started, and exits non-zero
-on any breach.
+scenarios through pytest in parallel, writes JUnit XML, JSON, SARIF and an
+HTML page, prints the technique-by-resource matrix, stops everything it
+started, and exits non-zero on any breach.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import argparse
 import contextlib
 import importlib.metadata
 import os
+import random
+import shlex
 import signal
 import sys
 import tempfile
@@ -28,6 +33,7 @@ from enforcement.errors import TenantGuardError
 
 REPO = Path(__file__).resolve().parent.parent
 PLUGIN = "harness.pytest_plugin"
+REPORT_FILES = ("junit.xml", "report.json", "report.sarif", "report.html")
 # Options for the scenario run itself, whatever the project's pytest settings.
 _PYTEST_INI = "[pytest]\nconsole_output_style = progress\n"
 
@@ -38,6 +44,8 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run(commands)
+    _add_selftest(commands)
+    _add_coverage(commands)
     _add_stack(commands)
     _add_policy(commands)
     tools = commands.add_parser("tools", help="install or locate OPA and Regal")
@@ -51,7 +59,11 @@ _RUN_OPTIONS = (
     (
         ("paths",),
         dict(
-            nargs="*", type=Path, help="scenario files or folders (default: scenarios/)"
+            nargs="*",
+            type=Path,
+            help="scenario files, folders or item IDs such as "
+            "'scenarios/a01-read-foreign-object.yaml::read-foreign-object[agent]' "
+            "(default: scenarios/)",
         ),
     ),
     (
@@ -100,7 +112,17 @@ _RUN_OPTIONS = (
         dict(
             type=Path,
             default=Path("tenantguard-report"),
-            help="where junit.xml and report.json go (default: ./tenantguard-report)",
+            help="where junit.xml, report.json, report.sarif and report.html go "
+            "(default: ./tenantguard-report)",
+        ),
+    ),
+    (
+        ("--seed",),
+        dict(
+            type=int,
+            metavar="N",
+            help="seed of every random value the scenarios draw (default: random; "
+            "recorded in the reports)",
         ),
     ),
     (
@@ -118,6 +140,56 @@ def _add_run(commands) -> None:
     run = commands.add_parser("run", help="run attack scenarios against a target")
     for flags, settings in _RUN_OPTIONS:
         run.add_argument(*flags, **settings)
+
+
+def _add_selftest(commands) -> None:
+    selftest = commands.add_parser(
+        "selftest",
+        help="run the catalogue against the correct stack and every vulnerable "
+        "variant; print the kill matrix",
+    )
+    selftest.add_argument(
+        "paths", nargs="*", type=Path, help="scenario files or folders"
+    )
+    selftest.add_argument(
+        "--engine", choices=("auto", "opa", "embedded"), default="auto",
+        help="policy engine of the stacks (default auto: OPA when found)",
+    )  # fmt: skip
+    selftest.add_argument(
+        "--runs", type=int, default=1, help="consecutive runs (default 1)"
+    )
+    selftest.add_argument(
+        "--variant", dest="variants", action="append", metavar="NAME",
+        help="only this variant (repeatable; 'correct' is the correct stack)",
+    )  # fmt: skip
+    selftest.add_argument(
+        "-n", "--workers", default="auto", metavar="N",
+        help="pytest-xdist workers per run (default: auto)",
+    )  # fmt: skip
+    selftest.add_argument("--seed", type=int, metavar="N", help="seed of every run")
+    selftest.add_argument(
+        "--report-dir",
+        type=Path,
+        default=Path("tenantguard-selftest"),
+        help="where each run's reports and selftest.json go",
+    )
+
+
+def _add_coverage(commands) -> None:
+    coverage = commands.add_parser(
+        "coverage", help="print the technique-to-scenarios table as Markdown"
+    )
+    coverage.add_argument(
+        "paths", nargs="*", type=Path, help="scenario files or folders"
+    )
+    coverage.add_argument(
+        "--output", type=Path, metavar="FILE", help="write it to FILE instead"
+    )
+    coverage.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 if FILE (--output) differs from the table, writing nothing",
+    )
 
 
 def _add_stack(commands) -> None:
@@ -183,7 +255,40 @@ def _dispatch(options: argparse.Namespace) -> int:
         return serve_stack(options)
     if options.command == "policy":
         return _policy(options)
+    if options.command == "selftest":
+        return _selftest(options)
+    if options.command == "coverage":
+        return _coverage(options)
     return run(options)
+
+
+def _selftest(options: argparse.Namespace) -> int:
+    from harness import selftest
+
+    paths = [str(path) for path in options.paths] or [str(_default_scenarios())]
+    return selftest.selftest(options, paths, echo=lambda line: print(line, flush=True))
+
+
+def _coverage(options: argparse.Namespace) -> int:
+    from harness import coverage
+
+    paths = options.paths or [_default_scenarios()]
+    text = coverage.markdown(coverage.load_all(paths))
+    if options.output is None:
+        print(text, end="")
+        return 0
+    if options.check:
+        current = options.output.read_text() if options.output.is_file() else ""
+        if current == text:
+            return 0
+        print(
+            f"tenantguard: {options.output} is not the coverage of {', '.join(map(str, paths))}"
+            f"; regenerate it with `tenantguard coverage --output {options.output}`",
+            file=sys.stderr,
+        )
+        return 1
+    options.output.write_text(text, encoding="utf-8")
+    return 0
 
 
 def _policy(options: argparse.Namespace) -> int:
@@ -219,6 +324,8 @@ def serve_stack(options: argparse.Namespace) -> int:
 
 def run(options: argparse.Namespace) -> int:
     paths = [str(path) for path in options.paths] or [str(_default_scenarios())]
+    if options.seed is None:
+        options.seed = random.SystemRandom().randrange(2**32)
     if options.target or options.base_url:
         return _run_pytest(options, paths, {})
 
@@ -254,10 +361,8 @@ def _run_pytest(
         arguments = pytest_arguments(options, paths, ini, report_dir, base_url)
         with _environment(environment):
             code = int(pytest.main(arguments))
-    print(
-        f"tenantguard: reports in {report_dir / 'junit.xml'} and "
-        f"{report_dir / 'report.json'}"
-    )
+    names = ", ".join(str(report_dir / name) for name in REPORT_FILES)
+    print(f"tenantguard: seed {options.seed}; reports in {names}")
     return code
 
 
@@ -269,6 +374,10 @@ def pytest_arguments(
     arguments += ["-p", "no:cacheprovider", "-o", "junit_family=xunit2"]
     arguments += ["--junitxml", str(report_dir / "junit.xml")]
     arguments += ["--tg-report", str(report_dir / "report.json")]
+    arguments += ["--tg-sarif", str(report_dir / "report.sarif")]
+    arguments += ["--tg-html", str(report_dir / "report.html")]
+    arguments += ["--tg-seed", str(options.seed), "--tg-rerun", rerun_template(options)]
+    arguments += ["--tg-command", shlex.join(["tenantguard", *sys.argv[1:]])]
     if options.target:
         arguments += ["--tg-target", options.target]
     if options.base_url or base_url:
@@ -280,6 +389,23 @@ def pytest_arguments(
     for path in paths:
         arguments += ["--tg-scenarios", path] if Path(path).is_dir() else []
     return arguments + paths
+
+
+def rerun_template(options) -> str:
+    """`tenantguard run` for one item, with this run's target, stack and seed."""
+    words = ["tenantguard", "run"]
+    for flag, value in (
+        ("--target", options.target),
+        ("--base-url", options.base_url),
+        ("--variant", options.variant),
+        ("--db", options.db),
+    ):
+        if value:
+            words += [flag, str(value)]
+    if not (options.target or options.base_url) and options.engine != "auto":
+        words += ["--engine", options.engine]
+    command = shlex.join(words).replace("{", "{{").replace("}", "}}")
+    return command + " --seed {seed} {item}"
 
 
 def plugin_arguments() -> list[str]:

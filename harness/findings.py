@@ -41,14 +41,17 @@ def render(
     variant: Variant,
     findings: Sequence[Finding],
     secrets: Mapping[str, str],
+    rerun: str = "",
 ) -> str:
-    """The text of a failed item: where, what was sent, what came back, why."""
+    """The text of a failed item: where, what was sent, what came back, why,
+    and the command that runs this item alone again."""
     findings = sorted(findings, key=severity)
     step = findings[0].step
     lines = [
         f"BREACH {item_name(scenario, variant)}  ({tags(scenario, variant)})",
         f"scenario: {shown_path(scenario.path)}:{scenario.line}  {scenario.title}",
         f"step:     {step.label} as the {step.actor}",
+        *([f"re-run:   {rerun}"] if rerun else []),
         "",
         *_exchange_lines("request", findings[0].exchange, secrets),
     ]
@@ -88,11 +91,12 @@ _KEYS = {
     "fields": "expect.fields",
     "indistinguishable": "expect.indistinguishable_from_missing",
     "audit": "expect.audit",
+    "succeeded": "expect.succeeded",
 }
 
 
-_SEVERITY = ("no_canary", "served", "fields", "absent", "status", "no_2xx")
-_SEVERITY += ("indistinguishable", "audit")
+_SEVERITY = ("no_canary", "served", "fields", "absent", "succeeded", "status")
+_SEVERITY += ("no_2xx", "indistinguishable", "audit")
 
 
 def severity(finding: Finding) -> int:

@@ -35,6 +35,11 @@ _VARIABLE = OneOf(
     example="{env: TENANTGUARD_OPERATOR_KEY}",
 )
 _EXPRESSION = Str(pattern=SAVE_EXPRESSION, describe="a response path such as body.id")
+_ENDPOINT_NAME = Str(
+    pattern=r"[a-z_][a-z0-9_]*",
+    describe="an endpoint name: lowercase letters, digits and '_'",
+    example="batch_read",
+)
 _RESOURCE = Record(
     "a resource",
     {
@@ -47,6 +52,7 @@ _RESOURCE = Record(
         ),
         "item": Field(Str(describe="a path template with {{id}}")),
         "list": Field(Str(describe="a path template")),
+        "endpoints": Field(MapOf(REQUEST, key=_ENDPOINT_NAME)),
     },
 )
 PROFILE = Record(
@@ -73,6 +79,7 @@ PROFILE = Record(
                 {
                     **_REQUEST_EXPECT,
                     "user": Field(Str()),
+                    "roles": Field(ListOf(Str(), min_items=1)),
                     "token": Field(_EXPRESSION, True, "token: body.token"),
                 },
             ),
@@ -113,7 +120,19 @@ PROFILE = Record(
                 },
             )
         ),
+        "operator": Field(
+            Record(
+                "operator requests",
+                {
+                    "headers": Field(
+                        MapOf(Str()), True, "headers: {X-Operator-Key: ...}"
+                    )
+                },
+            )
+        ),
         "volatile_headers": Field(ListOf(Str())),
+        "capabilities": Field(ListOf(_ENDPOINT_NAME)),
+        "endpoints": Field(MapOf(REQUEST, key=_ENDPOINT_NAME)),
         "resources": Field(MapOf(_RESOURCE)),
     },
 )
@@ -141,6 +160,47 @@ class Profile:
 
     def resource(self, name: str) -> dict[str, Any] | None:
         return (self.data.get("resources") or {}).get(name)
+
+    @property
+    def resource_names(self) -> list[str]:
+        return sorted(self.data.get("resources") or {})
+
+    def endpoint(self, reference: str) -> tuple[tuple, Any] | None:
+        """Where `reference` is defined and what it is: a path template for
+        `RESOURCE.item` and `RESOURCE.list`, a request for a named endpoint
+        (`admin_audit`, `agent.batch_read`); None when the profile lacks it."""
+        name, _, kind = reference.rpartition(".")
+        if not name:
+            found = (self.data.get("endpoints") or {}).get(kind)
+            return None if found is None else (("endpoints", kind), found)
+        resource = self.resource(name) or {}
+        if kind in ("item", "list"):
+            return (
+                None
+                if kind not in resource
+                else (("resources", name, kind), resource[kind])
+            )
+        found = (resource.get("endpoints") or {}).get(kind)
+        at = ("resources", name, "endpoints", kind)
+        return None if found is None else (at, found)
+
+    def offers(self, requirement: str) -> bool:
+        """Whether the target has what a scenario's `requires:` names: a
+        resource, an endpoint or a declared capability."""
+        return (
+            requirement in (self.data.get("capabilities") or ())
+            or self.resource(requirement) is not None
+            or self.endpoint(requirement) is not None
+        )
+
+    def describe_offer(self) -> str:
+        """What the profile offers, for a skip reason."""
+        parts = [f"resources: {', '.join(self.resource_names) or 'none'}"]
+        named = sorted(self.data.get("endpoints") or {})
+        parts.append(f"endpoints: {', '.join(named) or 'none'}")
+        capabilities = self.data.get("capabilities") or []
+        parts.append(f"capabilities: {', '.join(capabilities) or 'none'}")
+        return "; ".join(parts)
 
     def line(self, *at: Any) -> int | None:
         return self.document.line(tuple(at))

@@ -6,13 +6,21 @@ scenario only when it was passed explicitly, lies under a folder named
 `scenarios`, or lies under a folder given with `--tg-scenarios`.
 
     pytest scenarios/ --tg-base-url http://127.0.0.1:8000 -n auto \
-        --tg-report report.json --junitxml junit.xml
+        --tg-report report.json --tg-sarif report.sarif --tg-html report.html \
+        --junitxml junit.xml --tg-seed 1234
+
+Every random value an item draws (canaries, `{{unique}}`, the look-alike IDs
+of control requests) comes from the run's seed and the item's name, so an
+item draws the same values alone or among others, on any xdist worker.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
+import random
+import shlex
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +30,7 @@ import pytest
 from enforcement.errors import TenantGuardError
 from harness import findings as render
 from harness import profile as profiles
+from harness import reports
 from harness import scenario as scenarios
 from harness.errors import ScenarioError
 from harness.http import RequestsTransport
@@ -30,6 +39,9 @@ from harness.target import Target
 
 BASE_URL_ENV = "TENANTGUARD_BASE_URL"
 _TARGET = pytest.StashKey["Target | Exception"]()
+_SEED = pytest.StashKey[int]()
+# How to re-run one item: `{seed}` and `{item}` (its node ID) are filled in.
+DEFAULT_RERUN = "pytest {item} --tg-seed {seed}"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -50,6 +62,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="write the JSON report of scenario items here",
     )
     group.addoption(
+        "--tg-sarif",
+        metavar="PATH",
+        help="write the SARIF 2.1.0 report (one result per finding) here",
+    )
+    group.addoption(
+        "--tg-html",
+        metavar="PATH",
+        help="write the self-contained HTML report (the technique matrix) here",
+    )
+    group.addoption(
+        "--tg-seed",
+        metavar="N",
+        type=int,
+        help="seed of every random value the items draw (default: a random one, "
+        "shown in the summary and the reports)",
+    )
+    group.addoption(
+        "--tg-rerun",
+        metavar="TEMPLATE",
+        help="how findings tell to re-run one item, with {seed} and {item} "
+        "(set by `tenantguard run`)",
+    )
+    group.addoption(
+        "--tg-command",
+        metavar="COMMAND",
+        help="the command line the reports show (set by `tenantguard run`)",
+    )
+    group.addoption(
         "--tg-scenarios",
         metavar="DIR",
         action="append",
@@ -59,7 +99,53 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_SEED] = _seed(config)
     config.pluginmanager.register(Results(config), "tenantguard-results")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(SeedToWorkers(config), "tenantguard-seed")
+
+
+def _seed(config: pytest.Config) -> int:
+    """The option, else the controller's (on an xdist worker), else random."""
+    chosen = config.getoption("tg_seed", None)
+    if chosen is not None:
+        return int(chosen)
+    worker = getattr(config, "workerinput", {})
+    if "tg_seed" in worker:
+        return int(worker["tg_seed"])
+    return random.SystemRandom().randrange(2**32)
+
+
+def seed_of(config: pytest.Config) -> int:
+    return config.stash[_SEED]
+
+
+class SeedToWorkers:
+    """Hands the controller's seed to every xdist worker."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_configure_node(self, node) -> None:
+        node.workerinput["tg_seed"] = seed_of(self.config)
+
+
+def rerun_command(config: pytest.Config, nodeid: str) -> str:
+    """The command that runs the item `nodeid` alone, with the same seed."""
+    template = config.getoption("tg_rerun", None) or _default_rerun(config)
+    return template.format(seed=seed_of(config), item=shlex.quote(nodeid))
+
+
+def _default_rerun(config: pytest.Config) -> str:
+    extra = []
+    for option, flag in (
+        ("tg_target", "--tg-target"),
+        ("tg_base_url", "--tg-base-url"),
+    ):
+        value = config.getoption(option, None)
+        if value:
+            extra.append(f"{flag} {shlex.quote(str(value))}")
+    return " ".join([DEFAULT_RERUN, *extra])
 
 
 # Collection -------------------------------------------------------------------
@@ -180,7 +266,9 @@ class ScenarioItem(pytest.Item):
         target = _target(self.config)
         if isinstance(target, Exception):
             pytest.fail(str(target), pytrace=False)
-        self.run = ItemRun(self.scenario, self.variant, target)
+        self.run = ItemRun(
+            self.scenario, self.variant, target, seed=seed_of(self.config)
+        )
         try:
             self.run.setup()
         except ItemSkipped as exc:
@@ -195,7 +283,11 @@ class ScenarioItem(pytest.Item):
             pytest.skip(str(exc))
         if findings:
             text = render.render(
-                self.scenario, self.variant, findings, self.run.secrets()
+                self.scenario,
+                self.variant,
+                findings,
+                self.run.secrets(),
+                rerun=rerun_command(self.config, self.nodeid),
             )
             raise Breach(text)
 
@@ -215,11 +307,15 @@ class ScenarioItem(pytest.Item):
             "variant": self.variant.label,
             "name": self.name,
             "title": self.scenario.title,
+            "description": self.scenario.description,
+            "why": self.scenario.why,
+            "fix": self.scenario.fix,
             "file": str(self.scenario.path),
             "line": self.scenario.line,
             "techniques": list(self.scenario.techniques),
             "owasp": list(self.scenario.owasp),
             "resource": self.scenario.resource_of(self.variant),
+            "rerun": rerun_command(self.config, self.nodeid),
             "findings": [
                 render.as_dict(f, secrets) for f in (run.findings if run else [])
             ],
@@ -263,36 +359,81 @@ class Results:
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if not self.items:
             return
-        entries = sorted(self.items.values(), key=lambda entry: entry["nodeid"])
-        rows = [
-            (e["name"], " ".join(e["techniques"]), e["resource"], e["outcome"].upper())
-            for e in entries
-        ]
+        report = self.report()
+        entries = report["items"]
+        verbose = self.config.getoption("verbose") > 0
+        shown = [e for e in entries if verbose or e["outcome"] != "passed"]
         terminalreporter.section("tenantguard scenarios")
-        for line in table(("scenario", "technique", "resource", "outcome"), rows):
+        if shown:
+            for line in table(
+                ("scenario", "technique", "resource", "outcome"),
+                [
+                    (e["name"], " ".join(e["techniques"]), e["resource"], _shown(e))
+                    for e in shown
+                ],
+            ):
+                terminalreporter.write_line(line)
+            terminalreporter.write_line("")
+        for line in reports.matrix_lines(report):
             terminalreporter.write_line(line)
-        counts = summary_counts(entries)
+        terminalreporter.write_line("")
+        counts = report["summary"]
         terminalreporter.write_line(
             ", ".join(f"{n} {name}" for name, n in counts.items())
         )
+        terminalreporter.write_line(
+            f"seed {report['seed']}; re-run one item alone: {report['rerun']}"
+        )
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        path = self.config.getoption("tg_report")
-        if path and not hasattr(self.config, "workerinput"):
-            write_report(Path(path), self.report())
+        if hasattr(self.config, "workerinput"):
+            return
+        outputs = (
+            ("tg_report", lambda report: json.dumps(report, indent=2) + "\n"),
+            ("tg_sarif", lambda report: json.dumps(reports.sarif(report), indent=2)),
+            ("tg_html", reports.html),
+        )
+        chosen = [(self.config.getoption(o), make) for o, make in outputs]
+        if any(path for path, _ in chosen):
+            report = self.report()
+            for path, make in chosen:
+                if path:
+                    write_text(Path(path), make(report))
 
     def report(self) -> dict[str, Any]:
         entries = sorted(self.items.values(), key=lambda entry: entry["nodeid"])
+        seed = seed_of(self.config)
         return {
+            "tool": "tenantguard",
+            "version": _version(),
             "target": {
                 "profile": self.config.getoption("tg_target") or "reference",
                 "base_url": self.config.getoption("tg_base_url")
                 or os.environ.get(BASE_URL_ENV),
             },
+            "seed": seed,
+            "command": self.config.getoption("tg_command")
+            or shlex.join(["pytest", *self.config.invocation_params.args]),
+            "rerun": rerun_command(self.config, "ITEM").replace("ITEM", "<item>"),
+            "root": str(self.config.rootpath),
             "started": self.started,
             "summary": summary_counts(entries),
             "items": entries,
         }
+
+
+def _shown(entry: dict[str, Any]) -> str:
+    if entry["outcome"] == "skipped":
+        reason = reports.first_line(entry.get("error"))
+        return f"SKIPPED ({reason[:110]})"
+    return entry["outcome"].upper()
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("tenantguard")
+    except importlib.metadata.PackageNotFoundError:
+        return "0"
 
 
 def _outcome(report: pytest.TestReport, data: dict[str, Any]) -> str:
@@ -334,6 +475,6 @@ def summary_counts(entries) -> dict[str, int]:
     return counts
 
 
-def write_report(path: Path, report: dict[str, Any]) -> None:
+def write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    path.write_text(text, encoding="utf-8")

@@ -12,8 +12,10 @@ Every request and response is kept in `exchanges` for the report.
 from __future__ import annotations
 
 import dataclasses
-import secrets
+import random
+import re
 import string
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -23,7 +25,7 @@ from harness.checks import Finding
 from harness.errors import ScenarioError, TargetError
 from harness.http import Exchange, HttpRequest, curl, describe_response
 from harness.scenario import BODY_KEYS, SIGNATURES, Scenario, Step, Variant
-from harness.target import METHODS, Target, Tenant
+from harness.target import METHODS, NotOffered, Target, Tenant
 
 
 def _is_pairs(value: Any) -> bool:
@@ -52,6 +54,15 @@ class ItemSkipped(Exception):
     """The item needs something the target profile does not provide."""
 
 
+def item_rng(seed: int | str | None, scenario: Scenario, variant: Variant):
+    """The item's random generator: seeded from the run's seed and the item's
+    name (so an item draws the same values whichever worker runs it, and
+    alone or among others), or the system's when there is no seed."""
+    if seed is None:
+        return template.SYSTEM_RANDOM
+    return random.Random(f"{seed}:{scenario.id}[{variant.label}]")
+
+
 class ItemRun:
     def __init__(
         self,
@@ -60,19 +71,25 @@ class ItemRun:
         target: Target,
         *,
         now: Callable[[], float] = time.time,
+        seed: int | str | None = None,
     ) -> None:
         self.scenario, self.variant, self.target = scenario, variant, target
         values = {name: template.Template(v) for name, v in variant.values.items()}
-        self.context = template.Context(values, now=now)
+        self.rng = item_rng(seed, scenario, variant)
+        self.context = template.Context(
+            values, now=now, randomness=template.Randomness(rng=self.rng)
+        )
         self.tenants: dict[str, Tenant] = {}
         self.exchanges: list[Exchange] = []
         self.findings: list[Finding] = []
         self.victim_saved: set[str] = set()
         self._forged: dict[str, str] = {}
+        self._role_tokens: dict[tuple[str, tuple[str, ...]], str] = {}
 
     # The two phases -----------------------------------------------------------
 
     def setup(self) -> None:
+        self._check_requires()
         for actor in ("victim", "attacker"):
             self.tenants[actor] = self.target.provision(actor, self.exchanges.append)
         self.context.values.update(
@@ -80,6 +97,7 @@ class ItemRun:
             attacker=template.Facts(self.tenants["attacker"].public()),
             target=template.Facts(self._target_facts()),
         )
+        self._draw_let()
         for step in self.scenario.setup:
             findings = self.run_step(step)
             if findings:
@@ -93,6 +111,42 @@ class ItemRun:
                 self._point_at_attacker(step, findings)
                 return findings
         return []
+
+    def _check_requires(self) -> None:
+        """Skip, before any tenant is made, an item the target cannot run."""
+        for index, entry in enumerate(self.scenario.requires):
+            try:
+                needed = str(template.expand(entry, self.context))
+            except template.TemplateError as exc:
+                line = self.scenario.lines.get("requires")
+                raise ScenarioError(
+                    self.scenario.path,
+                    line,
+                    f"requires[{index}]: {exc.problem}",
+                    exc.fix,
+                ) from None
+            if not self.target.offers(needed):
+                profile = self.target.profile
+                raise ItemSkipped(
+                    f"does not apply: requires {needed!r}, which the profile "
+                    f"{profile.name!r} does not offer (scenario line "
+                    f"{self.scenario.lines.get('requires')}; the profile offers "
+                    f"{profile.describe_offer()})"
+                )
+
+    def _draw_let(self) -> None:
+        """`let` values: drawn once per item, then fixed for every step."""
+        self.context.actor, self.context.where = "victim", "let"
+        for name, value in self.scenario.let.items():
+            try:
+                self.context.values[name] = template.expand(value, self.context)
+            except template.Unavailable as exc:
+                raise ItemSkipped(f"let {name}: {exc.problem}") from None
+            except template.TemplateError as exc:
+                line = self.scenario.lines.get("let")
+                raise ScenarioError(
+                    self.scenario.path, line, f"let {name}: {exc.problem}", exc.fix
+                ) from None
 
     def _point_at_attacker(self, step: Step, findings: list[Finding]) -> None:
         """A victim's check that fails shows the attacker's request before it."""
@@ -113,6 +167,8 @@ class ItemRun:
         shown = self.target.secrets()
         for actor, tenant in self.tenants.items():
             shown[tenant.token] = f"${actor.upper()}_TOKEN"
+        for (actor, roles), token in self._role_tokens.items():
+            shown[token] = f"${actor.upper()}_{'_'.join(roles).upper()}_TOKEN"
         return shown
 
     def _target_facts(self) -> dict[str, Any]:
@@ -129,6 +185,8 @@ class ItemRun:
 
     def run_step(self, step: Step) -> list[Finding]:
         context = self._enter(step)
+        if step.burst:
+            return self._run_burst(step, context)
         spec, extras = self._spec(step, context)
         headers = self._auth_headers(step, context)
         exchange = self._exchange(step, self._build(step, spec, headers))
@@ -140,8 +198,41 @@ class ItemRun:
 
     def _enter(self, step: Step) -> template.Context:
         self.context.actor, self.context.where = step.actor, step.label
-        self.context.randomness = template.Randomness()
+        self.context.randomness = template.Randomness(rng=self.rng)
         return self.context
+
+    def _run_burst(self, step: Step, context: template.Context) -> list[Finding]:
+        """Send every request of the burst at once: each on its own thread,
+        all released together by a barrier, then check every answer."""
+        requests = []
+        headers = self._auth_headers(step, context)
+        for raw in step.burst:
+            request = {key: value for key, value in raw.items() if key != "repeat"}
+            for _ in range(int(raw.get("repeat", 1))):
+                spec = self._request_spec(step, context, request)
+                requests.append(self._build(step, spec, headers))
+        responses = release_together(self.target.send, requests)
+        exchanges = []
+        for index, (request, response) in enumerate(
+            zip(requests, responses, strict=True)
+        ):
+            label = f"{step.label}, request {index + 1} of {len(requests)}"
+            exchange = Exchange(step.section, label, step.actor, request, response)
+            self.exchanges.append(exchange)
+            exchanges.append(exchange)
+        return self._check_burst(step, exchanges, context)
+
+    def _check_burst(
+        self, step: Step, exchanges: list[Exchange], context: template.Context
+    ) -> list[Finding]:
+        for exchange in exchanges:
+            findings = self._check(step, exchange, context, {})
+            if findings:
+                return findings
+        if step.expect.succeeded is None:
+            return []
+        bounds = self._expand(step, "expect", step.expect.succeeded, context)
+        return checks.check_succeeded(step, exchanges, bounds)
 
     def _expand(
         self, step: Step, key: str, value: Any, context: template.Context
@@ -164,8 +255,11 @@ class ItemRun:
             return self._create_spec(step, context)
         return self._request_spec(step, context), {}
 
-    def _request_spec(self, step: Step, context: template.Context) -> dict:
-        spec = self._expand(step, "request", self._present(step.request), context)
+    def _request_spec(
+        self, step: Step, context: template.Context, request: dict | None = None
+    ) -> dict:
+        raw = self._present(step.request if request is None else request)
+        spec = self._expand(step, "request", raw, context)
         self._check_shapes(step, "request", spec, _REQUEST_SHAPES)
         bodies = [key for key in BODY_KEYS if key in spec]
         if len(bodies) > 1:
@@ -176,15 +270,15 @@ class ItemRun:
                 "define at most one of them in each matrix value or case",
             )
         if "endpoint" in spec:
-            scoped = dataclasses.replace(
-                context,
-                values=context.values
-                | {"id": spec.get("id"), "parent": spec.get("parent")},
-            )
-            spec["path"] = self.target.endpoint(
-                lambda problem, fix: self._error(step, "request", problem, fix),
-                spec["endpoint"],
-                scoped,
+            spec = self._resolve_endpoint(step, spec, context)
+        if "rewrite" in spec:
+            spec["path"] = self._rewrite(step, spec.pop("rewrite"), spec["path"])
+        if "method" not in spec:
+            raise self._error(
+                step,
+                "request",
+                f"the endpoint {spec.get('endpoint')!r} gives no method",
+                "add `method:` to the request, or to the endpoint in the profile",
             )
         if str(spec["method"]).upper() not in METHODS:
             raise self._error(
@@ -194,6 +288,48 @@ class ItemRun:
                 f"use one of: {', '.join(METHODS)}",
             )
         return spec
+
+    def _resolve_endpoint(
+        self, step: Step, spec: dict, context: template.Context
+    ) -> dict:
+        scoped = dataclasses.replace(
+            context,
+            values=context.values
+            | {"id": spec.get("id"), "parent": spec.get("parent")},
+        )
+        try:
+            return self.target.endpoint(spec, scoped)
+        except NotOffered as exc:
+            raise ItemSkipped(
+                f"{step.label}: does not apply to the target: {exc}"
+            ) from None
+
+    def _rewrite(self, step: Step, rewrite: Any, path: str) -> str:
+        """The path with `rewrite: [pattern, replacement]` applied; a rewrite
+        that changes nothing means the target's paths lack what it replaces."""
+        if not (isinstance(rewrite, list) and len(rewrite) == 2):
+            raise self._error(
+                step,
+                "request",
+                f"rewrite became {rewrite!r}, not [pattern, replacement]",
+                "give rewrite a regular expression and its replacement",
+            )
+        pattern, replacement = (str(part) for part in rewrite)
+        try:
+            rewritten = re.sub(pattern, replacement, path, count=1)
+        except re.error as exc:
+            raise self._error(
+                step,
+                "request",
+                f"rewrite pattern {pattern!r} is not a regular expression: {exc}",
+                "write a Python regular expression such as '^/v1/'",
+            ) from None
+        if rewritten == path:
+            raise ItemSkipped(
+                f"{step.label}: does not apply to the target: rewriting its path "
+                f"{path!r} with {pattern!r} -> {replacement!r} changes nothing"
+            )
+        return rewritten
 
     def _present(self, request: dict) -> dict:
         """The request (or auth) without fields that are exactly `{{name}}` for
@@ -222,12 +358,11 @@ class ItemRun:
         name = str(self._expand(step, "create", step.create, context))
         resource = self.target.profile.resource(name)
         if resource is None or "create" not in resource:
-            known = sorted(self.target.profile.data.get("resources") or {})
-            raise self._error(
-                step,
-                "create",
-                f"the profile has no create recipe for {name!r}",
-                f"use one of: {', '.join(known)}",
+            profile = self.target.profile
+            raise ItemSkipped(
+                f"{step.label}: does not apply to the target: the profile "
+                f"{profile.name!r} has no create recipe for {name!r} "
+                f"({profile.describe_offer()})"
             )
         if step.parent is not None:
             parent = self._expand(step, "parent", step.parent, context)
@@ -268,6 +403,8 @@ class ItemRun:
         )
 
     def _auth_headers(self, step: Step, context: template.Context) -> dict[str, str]:
+        if step.actor == "operator":
+            return self._not_offered(step, self.target.operator_headers)
         auth = self._expand(
             step, "auth", self._present(step.auth or {"token": "own"}), context
         )
@@ -277,10 +414,32 @@ class ItemRun:
             return {}
         if kind == "raw":
             return {self.target.profile.section("auth")["header"]: str(auth["value"])}
-        token = self.tenants[step.actor].token
+        token = self._token(step, auth.get("roles"))
         if kind == "forged":
             token = self._forge(step, token, auth)
         return self.target.auth_headers(token)
+
+    def _token(self, step: Step, roles: Any) -> str:
+        """The actor's token, or one minted once per item with only `roles`."""
+        tenant = self.tenants[step.actor]
+        if roles is None:
+            return tenant.token
+        wanted = tuple(str(role) for role in roles)
+        key = (step.actor, wanted)
+        if key not in self._role_tokens:
+            self._role_tokens[key] = self._not_offered(
+                step,
+                lambda: self.target.mint(tenant, list(wanted), self.exchanges.append),
+            )
+        return self._role_tokens[key]
+
+    def _not_offered(self, step: Step, call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except NotOffered as exc:
+            raise ItemSkipped(
+                f"{step.label}: does not apply to the target: {exc}"
+            ) from None
 
     def _forge(self, step: Step, token: str, auth: dict) -> str:
         forgery = forge.Forgery(
@@ -381,7 +540,9 @@ class ItemRun:
                 "or drop the check from this step",
                 step.expect.lines.get("indistinguishable_from_missing"),
             )
-        twins = {name: twin(self.context.values[name]) for name in sorted(owned)}
+        twins = {
+            name: twin(self.context.values[name], self.rng) for name in sorted(owned)
+        }
         replay = dataclasses.replace(
             context, overrides=twins, randomness=context.randomness.replay()
         )
@@ -462,17 +623,17 @@ def _indent(text: str, prefix: str = "    ") -> str:
     return "\n".join(prefix + line for line in text.splitlines())
 
 
-def twin(value: Any) -> Any:
+def twin(value: Any, rng: random.Random = template.SYSTEM_RANDOM) -> Any:
     """A value shaped like `value` (same prefix, length, character classes and
     extension) that names nothing: the 'missing' ID of a control request."""
     if isinstance(value, int) and not isinstance(value, bool):
         digits = len(str(abs(value)))
-        return int(secrets.choice("123456789") + _random(string.digits, digits - 1))
+        return int(rng.choice("123456789") + _random(rng, string.digits, digits - 1))
     text = str(value)
     head, _, tail = text.partition("_") if "_" in text[:8] else ("", "", text)
     stem, dot, extension = tail.rpartition(".") if "." in tail else (tail, "", "")
     alphabets = _alphabets(stem)
-    alike = "".join(_alike(char, alphabets) for char in stem)
+    alike = "".join(_alike(rng, char, alphabets) for char in stem)
     result = (f"{head}_" if head else "") + alike + dot + extension
     return result if result != text else result + "0"
 
@@ -486,12 +647,36 @@ def _alphabets(stem: str) -> tuple[str, ...]:
     return (string.digits, string.ascii_lowercase, string.ascii_uppercase)
 
 
-def _alike(char: str, alphabets: tuple[str, ...]) -> str:
+def _alike(rng: random.Random, char: str, alphabets: tuple[str, ...]) -> str:
     for alphabet in alphabets:
         if char in alphabet:
-            return secrets.choice(alphabet)
+            return rng.choice(alphabet)
     return char
 
 
-def _random(alphabet: str, length: int) -> str:
-    return "".join(secrets.choice(alphabet) for _ in range(length))
+def _random(rng: random.Random, alphabet: str, length: int) -> str:
+    return "".join(rng.choice(alphabet) for _ in range(length))
+
+
+def release_together(send: Callable[[Any], Any], requests: list) -> list:
+    """Send each request on its own thread, all released at one instant by a
+    barrier (the last-byte race of a burst); the answers, in request order."""
+    barrier = threading.Barrier(len(requests))
+    answers: list[Any] = [None] * len(requests)
+
+    def one(index: int) -> None:
+        barrier.wait()
+        try:
+            answers[index] = send(requests[index])
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            answers[index] = exc
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(len(requests))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for answer in answers:
+        if isinstance(answer, BaseException):
+            raise answer
+    return answers

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import schema, template, yamlfile
+from harness import schema, techniques, template, yamlfile
 from harness.schema import (
     BOOL,
     SCALAR,
@@ -29,20 +29,12 @@ from harness.schema import (
 )
 from harness.yamlfile import Document
 
-ACTORS = ("victim", "attacker")
+ACTORS = ("victim", "attacker", "operator")
 SIGNATURES = ("sign", "keep", "empty", "omit")
 BUILTINS = frozenset({"canary", "unique", "now", "victim", "attacker", "target"})
 # ATTACKS.md: each group's technique numbers.
-GROUPS = {
-    "A": range(1, 16),
-    "B": range(16, 22),
-    "C": range(22, 25),
-    "D": range(25, 31),
-    "E": range(31, 37),
-    "F": range(37, 44),
-    "G": range(44, 48),
-    "H": range(48, 52),
-}
+GROUPS = {group.letter: group.numbers for group in techniques.GROUPS}
+MAX_BURST = 200  # requests one burst step may release at once
 SAVE_EXPRESSION = r"(status|id|parent|headers\.[\w-]+|body(\.[\w-]+|\[\d+\])*)"
 
 # A whole-value template ('{{headers}}'), for fields a matrix or case fills in.
@@ -68,36 +60,67 @@ STATUSES = OneOf(
     describe="a status, a class such as '4xx', or a list of them",
     example="[400, 404]",
 )
-REQUEST = Record(
-    "a request",
+_NAME = r"(\{\{[^}]+\}\}|[a-z_][a-z0-9_]*)"
+ENDPOINT = Str(
+    pattern=rf"{_NAME}(\.{_NAME})?",
+    describe="a profile endpoint such as 'agent.item', 'agent.list', "
+    "'agent.batch_read' or 'admin_audit'",
+    example="agent.item",
+)
+REWRITE = OneOf(
+    (ListOf(Str(), min_items=2), TEMPLATE),
+    describe="[pattern, replacement]: a regular expression and what replaces it",
+    example='["^/v1/", "/v2/"]',
+)
+MULTIPART_PART = OneOf(
+    (
+        SCALAR,
+        Record(
+            "a multipart file part",
+            {
+                "filename": Field(Str(), True, "filename: ../../etc/passwd"),
+                "content": Field(Str()),
+                "content_type": Field(Str()),
+            },
+        ),
+    ),
+    describe="a value, or {filename, content, content_type} for a file",
+    example="{filename: report.txt, content: hello}",
+)
+_REQUEST_FIELDS = {
+    "method": Field(Str(), False, "method: GET"),
+    "path": Field(Str(describe="a path such as '/v1/agents/{{agent_id}}'")),
+    "endpoint": Field(ENDPOINT),
+    "rewrite": Field(REWRITE),
+    "id": Field(AnyValue()),
+    "parent": Field(AnyValue()),
+    "query": Field(
+        OneOf(
+            (MapOf(AnyValue()), ListOf(ListOf(AnyValue(), min_items=2)), TEMPLATE),
+            describe="a mapping, a list of [name, value] pairs, or '{{name}}'",
+            example="[[id, mine], [id, theirs]]",
+        )
+    ),
+    "headers": Field(
+        _or_template(MapOf(SCALAR), "a mapping of header names to values")
+    ),
+    "json": Field(AnyValue()),
+    "body": Field(Str()),
+    "form": Field(_or_template(MapOf(SCALAR), "a mapping of form fields")),
+    "multipart": Field(_or_template(MapOf(MULTIPART_PART), "a mapping of parts")),
+}
+REQUEST = Record("a request", _REQUEST_FIELDS, exclusive=(("path", "endpoint"),))
+BURST_REQUEST = Record(
+    "a burst request",
     {
-        "method": Field(Str(), True, "method: GET"),
-        "path": Field(Str(describe="a path such as '/v1/agents/{{agent_id}}'")),
-        "endpoint": Field(
-            Str(
-                pattern=r"(\{\{[^}]+\}\}|[a-z_]+)\.(item|list)",
-                describe="a profile endpoint such as 'agent.item' or 'agent.list'",
-            )
+        **_REQUEST_FIELDS,
+        "repeat": Field(
+            Typed((int,), "a whole number from 1", "20", lambda n: 1 <= n <= MAX_BURST)
         ),
-        "id": Field(AnyValue()),
-        "parent": Field(AnyValue()),
-        "query": Field(
-            OneOf(
-                (MapOf(AnyValue()), ListOf(ListOf(AnyValue(), min_items=2)), TEMPLATE),
-                describe="a mapping, a list of [name, value] pairs, or '{{name}}'",
-                example="[[id, mine], [id, theirs]]",
-            )
-        ),
-        "headers": Field(
-            _or_template(MapOf(SCALAR), "a mapping of header names to values")
-        ),
-        "json": Field(AnyValue()),
-        "body": Field(Str()),
-        "form": Field(_or_template(MapOf(SCALAR), "a mapping of form fields")),
     },
     exclusive=(("path", "endpoint"),),
 )
-BODY_KEYS = ("json", "body", "form")
+BODY_KEYS = ("json", "body", "form", "multipart")
 AUTH = Record(
     "auth",
     {
@@ -105,6 +128,7 @@ AUTH = Record(
             Str(choices=("own", "none", "raw", "forged")), True, "token: own"
         ),
         "value": Field(Str()),
+        "roles": Field(_or_template(ListOf(Str()), "a list of role names")),
         "alg": Field(Str(example="none")),
         "key": Field(Str()),
         "claims": Field(_or_template(MapOf(AnyValue()), "a mapping of claims")),
@@ -119,6 +143,11 @@ AUTH = Record(
         ),
     },
 )
+COUNT = OneOf(
+    (Typed((int,), "a whole number", "10", lambda n: n >= 0), TEMPLATE),
+    describe="a whole number or a template such as '{{limit}}'",
+    example="10",
+)
 EXPECT = Record(
     "expect",
     {
@@ -131,6 +160,12 @@ EXPECT = Record(
         ),
         "absent": Field(ListOf(Str())),
         "fields": Field(MapOf(AnyValue(), example="{body.name: '{{old_name}}'}")),
+        "succeeded": Field(
+            Record(
+                "the count of 2xx answers in a burst",
+                {"min": Field(COUNT), "max": Field(COUNT)},
+            )
+        ),
     },
 )
 STEP = Record(
@@ -143,6 +178,7 @@ STEP = Record(
         ),
         "parent": Field(AnyValue()),
         "request": Field(REQUEST),
+        "burst": Field(ListOf(BURST_REQUEST, min_items=1)),
         "auth": Field(AUTH),
         "save": Field(
             MapOf(
@@ -156,7 +192,7 @@ STEP = Record(
         ),
         "expect": Field(EXPECT),
     },
-    exclusive=(("create", "request"),),
+    exclusive=(("create", "request", "burst"),),
 )
 TECHNIQUE = Str(
     pattern=r"[A-H][1-9]\d?",
@@ -189,11 +225,13 @@ SCENARIO = Record(
         ),
         "resource": Field(Str()),
         "tags": Field(ListOf(Str())),
+        "requires": Field(ListOf(Str(describe="a resource, endpoint or capability"))),
         "description": Field(Str()),
         "why": Field(Str()),
         "fix": Field(Str()),
         "matrix": Field(MapOf(ListOf(SCALAR, min_items=1), min_items=1)),
         "cases": Field(MapOf(MapOf(AnyValue()), min_items=1)),
+        "let": Field(MapOf(AnyValue(), min_items=1)),
         "setup": Field(ListOf(STEP)),
         "attack": Field(ListOf(STEP, min_items=1), True, "attack: [...]"),
     },
@@ -209,6 +247,7 @@ class Expect:
     audit: dict[str, Any] | None = None
     absent: tuple[str, ...] = ()
     fields: dict[str, Any] = field(default_factory=dict)
+    succeeded: dict[str, Any] | None = None
     lines: dict[str, int] = field(default_factory=dict)
 
     def line(self, check: str, default: int) -> int:
@@ -229,6 +268,7 @@ class Step:
     save: dict[str, str]
     expect: Expect
     lines: dict[str, int] = field(default_factory=dict)
+    burst: tuple[dict[str, Any], ...] = ()
 
     @property
     def label(self) -> str:
@@ -258,6 +298,9 @@ class Scenario:
     setup: tuple[Step, ...]
     attack: tuple[Step, ...]
     variants: tuple[Variant, ...]
+    requires: tuple[str, ...] = ()
+    let: dict[str, Any] = field(default_factory=dict)
+    lines: dict[str, int] = field(default_factory=dict)
 
     def resource_of(self, variant: Variant) -> str:
         """The resource tag with the variant's matrix and case values filled in."""
@@ -339,6 +382,9 @@ def _build(document: Document) -> Scenario:
         setup=_steps(document, "setup"),
         attack=_steps(document, "attack"),
         variants=_variants(document),
+        requires=_as_tuple(data.get("requires")),
+        let=dict(data.get("let") or {}),
+        lines={key: document.line((key,)) or 1 for key in data},
     )
 
 
@@ -358,7 +404,16 @@ def _step(document: Document, section: str, index: int, raw: dict) -> Step:
     actor = raw.get("as", "victim" if section == "setup" else "attacker")
     lines = {key: document.line((*at, key)) for key in raw}
     _check_auth(document, raw.get("auth"), (*at, "auth"))
-    _check_bodies(document, raw.get("request"), (*at, "request"))
+    _check_request(document, raw.get("request"), (*at, "request"))
+    for index, request in enumerate(raw.get("burst") or ()):
+        _check_request(document, request, (*at, "burst", index))
+    _check_burst(document, raw, at)
+    if actor == "operator" and raw.get("auth"):
+        raise document.error(
+            (*at, "auth"),
+            "an operator step authenticates as the profile's `operator:` says",
+            "remove `auth:` from this step, or act as the victim or the attacker",
+        )
     return Step(
         section=section,
         index=index,
@@ -372,7 +427,54 @@ def _step(document: Document, section: str, index: int, raw: dict) -> Step:
         save=raw.get("save", {}),
         expect=_expect(document, raw.get("expect", {}), at, section, actor),
         lines=lines,
+        burst=tuple(raw.get("burst") or ()),
     )
+
+
+def _check_request(document: Document, request: dict | None, at: tuple) -> None:
+    _check_bodies(document, request, at)
+    named = request and "endpoint" in request and not _is_item_or_list(request)
+    if request and "method" not in request and not named:
+        raise document.error(
+            at,
+            "a request is missing the required key 'method'",
+            "add `method:` (e.g. `method: GET`); only a named endpoint of the "
+            "profile (`endpoint: admin_audit`) brings its own method",
+        )
+
+
+def _is_item_or_list(request: dict) -> bool:
+    return str(request["endpoint"]).rpartition(".")[2] in ("item", "list")
+
+
+def _check_burst(document: Document, raw: dict, at: tuple) -> None:
+    if "burst" in raw and "save" in raw:
+        raise document.error(
+            (*at, "save"),
+            "a burst step cannot save values: its answers are many",
+            "save from a step before or after the burst",
+        )
+    per_answer = {"indistinguishable_from_missing", "audit", "fields"}
+    for key in per_answer & set(raw.get("expect", {})) if "burst" in raw else ():
+        raise document.error(
+            (*at, "expect", key),
+            f"`{key}` checks one answer, and a burst has many",
+            "check it in a step after the burst; a burst checks status, no_2xx, "
+            "no_canary, absent and succeeded",
+        )
+    if "succeeded" in raw.get("expect", {}) and "burst" not in raw:
+        raise document.error(
+            (*at, "expect", "succeeded"),
+            "`succeeded` counts the answers of a burst, and this step is no burst",
+            "make the step a `burst:` of requests, or check `status` instead",
+        )
+    total = sum(request.get("repeat", 1) for request in raw.get("burst") or ())
+    if total > MAX_BURST:
+        raise document.error(
+            (*at, "burst"),
+            f"the burst sends {total} requests, more than {MAX_BURST}",
+            f"send at most {MAX_BURST} requests in one burst",
+        )
 
 
 def _check_bodies(document: Document, request: dict | None, at: tuple) -> None:
@@ -392,10 +494,10 @@ def _check_bodies(document: Document, request: dict | None, at: tuple) -> None:
 
 
 _AUTH_KEYS = {
-    "own": set(),
+    "own": {"roles"},
     "none": set(),
     "raw": {"value"},
-    "forged": {"alg", "key", "claims", "drop", "header", "signature"},
+    "forged": {"alg", "key", "claims", "drop", "header", "signature", "roles"},
 }
 
 
@@ -408,7 +510,7 @@ def _check_auth(document: Document, auth: dict | None, at: tuple) -> None:
             (*at, key),
             f"auth key {key!r} does not apply to `token: {kind}`",
             f"remove it, or use a token kind it applies to "
-            f"({'raw' if key == 'value' else 'forged'})",
+            f"({ {'value': 'raw', 'roles': 'own'}.get(key, 'forged') })",
         )
     if kind == "raw" and "value" not in auth:
         raise document.error(
@@ -431,6 +533,7 @@ def _expect(
         audit=raw.get("audit"),
         absent=tuple(raw.get("absent", ())),
         fields=dict(raw.get("fields", {})),
+        succeeded=raw.get("succeeded"),
         lines=lines,
     )
 
@@ -485,11 +588,37 @@ def _check_variables(document: Document, scenario: Scenario) -> None:
     saved_anywhere = {
         name for step in scenario.setup + scenario.attack for name in step.save
     }
-    _check_variant_values(document, scenario, variant_names | saved_anywhere)
-    known = set(BUILTINS) | variant_names
+    _check_let(document, scenario, variant_names)
+    let_names = set(scenario.let)
+    _check_variant_values(
+        document, scenario, variant_names | saved_anywhere | let_names
+    )
+    known = set(BUILTINS) | variant_names | let_names
+    for index, entry in enumerate(scenario.requires):
+        unknown = template.names_in(entry) - (set(BUILTINS) | variant_names)
+        if unknown:
+            raise _unknown_variable(document, ("requires", index), unknown, known)
     for step in scenario.setup + scenario.attack:
         _check_step_names(document, step, known)
         known |= set(step.save)
+
+
+def _check_let(document: Document, scenario: Scenario, variant_names: set) -> None:
+    """`let` values are drawn once per item, before setup: they may read the
+    tenants, the target, matrix and case values, and earlier `let` names."""
+    known = set(BUILTINS) | variant_names
+    for name, value in scenario.let.items():
+        if name in known or not re.fullmatch(r"[A-Za-z_]\w*", str(name)):
+            raise document.error(
+                ("let", name),
+                f"the `let` name {name!r} is taken or not an identifier",
+                "rename it: letters, digits and '_', not a built-in or a matrix "
+                "or case variable",
+            )
+        unknown = template.names_in(value) - known
+        if unknown:
+            raise _unknown_variable(document, ("let", name), unknown, known)
+        known.add(name)
 
 
 def _check_variant_values(document: Document, scenario: Scenario, names: set) -> None:
@@ -506,10 +635,13 @@ def _check_step_names(document: Document, step: Step, known: set) -> None:
     expect = document.data[step.section][step.index].get("expect", {})
     parts = {
         "request": step.request,
+        "burst": list(step.burst),
         "create": step.create,
         "parent": step.parent,
         "auth": step.auth,
-        "expect": {key: expect.get(key) for key in ("audit", "absent", "fields")},
+        "expect": {
+            key: expect.get(key) for key in ("audit", "absent", "fields", "succeeded")
+        },
     }
     for key, value in parts.items():
         unknown = template.names_in(value) - known

@@ -6,6 +6,7 @@ mints their tokens, and reads the audit log, all as the profile says.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import urllib.parse
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness import template
-from harness.errors import ScenarioError, TargetError
+from harness.errors import TargetError
 from harness.http import (
     Exchange,
     HttpRequest,
@@ -27,6 +28,11 @@ from harness.profile import Profile
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 Recorder = Callable[[Exchange], None]
+DEFAULT_ROLES = ("admin",)
+
+
+class NotOffered(Exception):
+    """The target profile lacks what a step needs: the item does not apply."""
 
 
 @dataclass(frozen=True)
@@ -132,11 +138,43 @@ class Target:
             ("token", "user"), token_section.get("user", f"{actor}-user"), context
         )
         context.values["user"] = user
-        response = self.call(
-            "token", context, f"mint the {actor}'s token", actor, record
+        roles = list(token_section.get("roles", DEFAULT_ROLES))
+        token = self._mint(context, roles, f"mint the {actor}'s token", record)
+        return Tenant(actor, tenant_id, user, token)
+
+    def mint(self, tenant: Tenant, roles: list[str], record: Recorder) -> str:
+        """Another token for `tenant`'s user, with only `roles`."""
+        if "roles" not in template.names_in(self.profile.section("token")["request"]):
+            raise NotOffered(
+                f"the profile {self.profile.name!r} mints tokens without reading "
+                "{{roles}}, so no token with other roles can be made",
+            )
+        context = self.context(actor=tenant.actor, user=tenant.user)
+        context.values["tenant"] = {"id": tenant.id}
+        label = f"mint a {'+'.join(roles) or 'role-less'} token for the {tenant.actor}"
+        return self._mint(context, roles, label, record)
+
+    def _mint(
+        self, context: template.Context, roles: list[str], label: str, record: Recorder
+    ) -> str:
+        context.values["roles"] = roles
+        actor = str(context.values.get("actor", ""))
+        response = self.call("token", context, label, actor, record)
+        at = ("token", "token")
+        return str(self.extract(response, self.profile.section("token")["token"], at))
+
+    def operator_headers(self) -> dict[str, str]:
+        """The headers of a request made as the operator (`as: operator`)."""
+        operator = self.profile.section("operator")
+        if operator is None:
+            raise NotOffered(
+                f"the profile {self.profile.name!r} has no `operator:` section, so "
+                "no step can act as the operator"
+            )
+        headers = self.expand(
+            ("operator", "headers"), operator["headers"], self.context()
         )
-        token = self.extract(response, token_section["token"], ("token", "token"))
-        return Tenant(actor, tenant_id, user, str(token))
+        return {str(name): str(value) for name, value in headers.items()}
 
     def extract(self, response: HttpResponse, expression: str, at: tuple) -> Any:
         try:
@@ -176,23 +214,37 @@ class Target:
         records = self.extract(response, audit["records"], ("audit", "records"))
         return records if isinstance(records, list) else []
 
-    def endpoint(
-        self,
-        at_error: Callable[[str, str], ScenarioError],
-        reference: str,
-        context: template.Context,
-    ) -> str:
-        """The path of `resource.item` or `resource.list` from the profile."""
-        name, _, kind = str(reference).rpartition(".")
-        resource = self.profile.resource(name)
-        if resource is None or kind not in resource:
-            known = sorted(self.profile.data.get("resources") or {})
-            raise at_error(
-                f"the profile {self.profile.name!r} has no endpoint {reference!r}",
-                "use <resource>.item or <resource>.list, the resource one of: "
-                + ", ".join(known),
+    def endpoint(self, spec: Mapping[str, Any], context: template.Context) -> dict:
+        """`spec` with its `endpoint` resolved from the profile: the path of
+        `resource.item` or `resource.list`, or a named endpoint's whole request
+        (method, path, body, headers) under the keys `spec` sets itself."""
+        reference = str(spec["endpoint"])
+        found = self.profile.endpoint(reference)
+        if found is None:
+            raise NotOffered(
+                f"the profile {self.profile.name!r} has no endpoint {reference!r} "
+                f"({self.profile.describe_offer()})"
             )
-        return str(self.expand(("resources", name, kind), resource[kind], context))
+        at, definition = found
+        resolved = {
+            k: v for k, v in spec.items() if k not in ("endpoint", "id", "parent")
+        }
+        if isinstance(definition, str):
+            resolved["path"] = str(self.expand(at, definition, context))
+            return resolved
+        base = self.expand(at, definition, context)
+        headers = {**(base.get("headers") or {}), **(spec.get("headers") or {})}
+        merged = {**base, **resolved}
+        if headers:
+            merged["headers"] = headers
+        if any(key in resolved for key in ("json", "body", "form", "multipart")):
+            for key in ("json", "body", "form", "multipart"):
+                if key in base and key not in resolved:
+                    del merged[key]
+        return merged
+
+    def offers(self, requirement: str) -> bool:
+        return self.profile.offers(requirement)
 
 
 def _status_is(status: int, wanted: int | str) -> bool:
@@ -204,6 +256,8 @@ def _status_is(status: int, wanted: int | str) -> bool:
 
 
 def _body(spec: Mapping[str, Any]) -> tuple[bytes, str | None]:
+    if "multipart" in spec:
+        return multipart(spec["multipart"], spec.get("boundary"))
     if "json" in spec:
         return json.dumps(spec["json"]).encode(), "application/json"
     if "form" in spec:
@@ -214,3 +268,32 @@ def _body(spec: Mapping[str, Any]) -> tuple[bytes, str | None]:
     if "body" in spec:
         return template.render(spec["body"]).encode(), None
     return b"", None
+
+
+def multipart(parts: Mapping[str, Any], boundary: str | None) -> tuple[bytes, str]:
+    """A multipart/form-data body; a part with `filename` is a file, its name
+    sent as written, backslashes and all (only quotes and line breaks are
+    percent-encoded, as browsers do). The boundary is derived from the parts,
+    so the same parts give the same bytes."""
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode())
+    boundary = boundary or f"tenantguard-{digest.hexdigest()[:24]}"
+    chunks = []
+    for name, part in parts.items():
+        if isinstance(part, Mapping):
+            disposition = (
+                f'form-data; name="{_escape(name)}"; '
+                f'filename="{_escape(str(part["filename"]))}"'
+            )
+            kind = str(part.get("content_type", "application/octet-stream"))
+            head = f"Content-Disposition: {disposition}\r\nContent-Type: {kind}"
+            content = template.render(part.get("content", ""))
+        else:
+            head = f'Content-Disposition: form-data; name="{_escape(name)}"'
+            content = template.render(part)
+        chunks.append(f"--{boundary}\r\n{head}\r\n\r\n{content}\r\n")
+    body = "".join(chunks) + f"--{boundary}--\r\n"
+    return body.encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def _escape(text: str) -> str:
+    return text.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")

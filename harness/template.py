@@ -16,8 +16,8 @@ are data, never templates: only matrix and case values are expanded again.
 from __future__ import annotations
 
 import json
+import random
 import re
-import secrets
 import string
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -64,36 +64,48 @@ class Canary:
     where: str
 
 
+# Where values are drawn when no seeded generator is given: the system's.
+SYSTEM_RANDOM = random.SystemRandom()
+
+
 @dataclass
 class Randomness:
     """Fresh random values, or a replay of the values a first expansion drew.
 
-    A control request replays the draws of the request it mirrors, so that the
-    two differ only where a value was deliberately swapped.
+    Values come from `rng`: a generator seeded per item (`--seed`) makes a run
+    reproducible; without one they come from the system. A control request
+    replays the draws of the request it mirrors, so that the two differ only
+    where a value was deliberately swapped.
     """
 
     tape: list[str] = field(default_factory=list)
     replaying: bool = False
+    rng: random.Random = field(default=SYSTEM_RANDOM, repr=False)
     _position: int = 0
 
-    def draw(self, make: Callable[[], str]) -> str:
+    def draw(self, make: Callable[[random.Random], str]) -> str:
         if not self.replaying:
-            self.tape.append(make())
+            self.tape.append(make(self.rng))
             return self.tape[-1]
-        value = self.tape[self._position % len(self.tape)] if self.tape else make()
+        tape = self.tape
+        value = tape[self._position % len(tape)] if tape else make(self.rng)
         self._position += 1
         return value
 
     def replay(self) -> Randomness:
-        return Randomness(list(self.tape), replaying=True)
+        return Randomness(list(self.tape), replaying=True, rng=self.rng)
 
 
-def new_canary() -> str:
-    return "cnry" + secrets.token_hex(8)
+def hex_digits(rng: random.Random, count: int) -> str:
+    return f"{rng.getrandbits(4 * count):0{count}x}"
 
 
-def new_unique() -> str:
-    return secrets.token_hex(6)
+def new_canary(rng: random.Random = SYSTEM_RANDOM) -> str:
+    return "cnry" + hex_digits(rng, 16)
+
+
+def new_unique(rng: random.Random = SYSTEM_RANDOM) -> str:
+    return hex_digits(rng, 12)
 
 
 @dataclass

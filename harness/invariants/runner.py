@@ -215,8 +215,8 @@ class Checker:
         workers: int = 1,
     ) -> Report:
         """Run the invariants (all by default), in `workers` processes that
-        share the engine when it is an OPA server; the outcomes do not depend
-        on `workers`."""
+        share the engine when it is an OPA server (each builds its own when it
+        is embedded). Each invariant runs with the same seed either way."""
         started, names = time.perf_counter(), list(names or NAMES)
         for name in names:
             invariant_named(name)

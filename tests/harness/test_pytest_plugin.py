@@ -4,6 +4,8 @@ that it stays out of the way of runs that have no scenarios."""
 from __future__ import annotations
 
 import json
+import re
+import shlex
 
 import pytest
 
@@ -114,10 +116,12 @@ def test_an_isolated_target_passes_and_reports(project, server):
     result.stdout.fnmatch_lines(
         [
             "*tenantguard scenarios*",
-            "read-foreign-agent*A1*agent*PASSED",
+            "technique*agent*exec*cred*file*conf*audit*other",
+            "A1   Replay a request for B's object with A~*.*-*-*-*-*-*-",
             "1 passed, 0 breach, 0 error, 0 skipped",
         ]
     )
+    assert "read-foreign-agent" not in result.stdout.str()  # passed items: -v
     report = json.loads((project.path / "out/report.json").read_text())
     assert report["summary"] == {"passed": 1, "breach": 0, "error": 0, "skipped": 0}
     assert [e["kind"] for e in report["items"][0]["exchanges"]][-3:] == [
@@ -126,6 +130,48 @@ def test_an_isolated_target_passes_and_reports(project, server):
         "audit",
     ]
     assert 'name="technique" value="A1"' in (project.path / "out/junit.xml").read_text()
+
+
+def test_verbose_runs_list_every_item(project, server):
+    result = run(
+        project,
+        "-v",
+        "--tg-target",
+        "profile.yaml",
+        "--tg-base-url",
+        server.url,
+        "scenarios",
+    )
+
+    result.stdout.fnmatch_lines(["read-foreign-agent*A1*agent*PASSED"])
+
+
+def test_xdist_workers_draw_with_the_controllers_seed(project, server):
+    from harness import template
+    from harness.runner import item_rng
+    from harness.scenario import load
+
+    result = run(
+        project,
+        "-n",
+        "2",
+        "--tg-target",
+        "profile.yaml",
+        "--tg-base-url",
+        server.url,
+        "--tg-report",
+        "report.json",
+        "scenarios",
+    )
+
+    result.assert_outcomes(passed=1)
+    report = json.loads((project.path / "report.json").read_text())
+    scenario = load(project.path / "scenarios" / "read.yaml")
+    canary = template.new_canary(
+        item_rng(report["seed"], scenario, scenario.variants[0])
+    )
+    setup = next(e for e in report["items"][0]["exchanges"] if e["kind"] == "setup")
+    assert canary in setup["curl"]
 
 
 def test_a_breach_fails_with_the_finding_and_no_traceback(project, server):
@@ -187,3 +233,35 @@ def test_items_run_under_xdist_and_the_report_is_gathered(project, server):
     finding = report["items"][0]["findings"][0]
     assert finding["check"] == "expect.status" and "$ATTACKER_TOKEN" in finding["curl"]
     assert "BREACH read-many[1]" in result.stdout.str()
+
+
+def test_an_item_rerun_alone_by_its_command_draws_the_same_values(project, server):
+    project.makefile(
+        ".yaml",
+        **{
+            "scenarios/matrix": READ_SCENARIO.replace(
+                "id: read-foreign-agent", "id: read-many\nmatrix:\n  n: [1, 2, 3]"
+            )
+        },
+    )
+    target = ["--tg-target", "profile.yaml", "--tg-base-url", server.url]
+    run(project, *target, "--tg-report", "all.json", "scenarios")
+    whole = json.loads((project.path / "all.json").read_text())
+    item = next(i for i in whole["items"] if i["name"] == "read-many[2]")
+
+    words = shlex.split(item["rerun"])
+    assert words[0] == "pytest" and "--tg-seed" in words
+    run(project, *words[1:], *target, "--tg-report", "alone.json")
+
+    alone = json.loads((project.path / "alone.json").read_text())
+    assert [i["name"] for i in alone["items"]] == ["read-many[2]"]
+    assert alone["seed"] == whole["seed"]
+
+    def setup_body(entry):
+        return next(e["curl"] for e in entry["exchanges"] if e["kind"] == "setup")
+
+    assert _canaries(setup_body(alone["items"][0])) == _canaries(setup_body(item))
+
+
+def _canaries(text: str) -> list[str]:
+    return re.findall(r"cnry[0-9a-f]{16}", text)

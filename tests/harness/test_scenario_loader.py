@@ -320,3 +320,138 @@ def test_every_shipped_scenario_loads(repo):
     assert len(paths) >= 15
     loaded = [scenarios.load(path) for path in paths]
     assert len({scenario.id for scenario in loaded}) == len(loaded)
+
+
+# The keys for targets that lack a surface, drawn values, bursts and operators.
+
+EXTENDED = """\
+id: extended
+title: Every newer key at once
+technique: [B16, F37]
+requires: [admin_audit, "{{resource}}.batch_read"]
+matrix:
+  resource: [agent]
+let:
+  marker: "m-{{unique}}"
+setup:
+  - name: the operator reads the audit log
+    as: operator
+    request: {endpoint: admin_audit, id: "{{victim.tenant}}"}
+attack:
+  - name: twenty creates and a delete, released together
+    burst:
+      - {repeat: 20, method: POST, endpoint: agent.list, json: {name: "{{marker}}"}}
+      - {method: DELETE, path: /v1/agents/x, rewrite: ["^/v1/", "/v2/"]}
+    auth: {token: own, roles: [viewer]}
+    expect: {status: [201, 429], succeeded: {max: 10}}
+  - name: an upload with an odd file name
+    request:
+      method: POST
+      path: /v1/uploads
+      multipart: {file: {filename: "../../x", content: "{{marker}}"}, note: hi}
+"""
+
+
+def test_the_newer_keys_load(load):
+    scenario = load(EXTENDED)
+
+    assert scenario.requires == ("admin_audit", "{{resource}}.batch_read")
+    assert scenario.let == {"marker": "m-{{unique}}"}
+    assert scenario.setup[0].actor == "operator"
+    burst = scenario.attack[0]
+    assert [request.get("repeat", 1) for request in burst.burst] == [20, 1]
+    assert burst.expect.succeeded == {"max": 10}
+    assert scenario.lines["requires"] == 4
+
+
+def test_a_burst_cannot_save(write):
+    error = error_of(
+        write,
+        EXTENDED.replace(
+            "    expect: {status: [201, 429], succeeded: {max: 10}}\n",
+            "    save: {x: status}\n",
+        ),
+    )
+    assert error.line == 19
+    assert "save from a step before or after the burst" in error.fix
+
+
+def test_a_burst_cannot_compare_one_answer(write):
+    error = error_of(
+        write,
+        EXTENDED.replace(
+            "succeeded: {max: 10}", "indistinguishable_from_missing: true"
+        ),
+    )
+    assert "a burst has many" in error.problem
+
+
+def test_succeeded_outside_a_burst(write):
+    error = error_of(
+        write, replace("expect: {status: 404}", "expect: {succeeded: {max: 1}}")
+    )
+    assert error.line == 11
+    assert "make the step a `burst:`" in error.fix
+
+
+def test_a_burst_too_large(write):
+    error = error_of(write, EXTENDED.replace("repeat: 20", "repeat: 200"))
+    assert "more than 200" in error.problem
+
+
+def test_a_request_without_a_method(write):
+    error = error_of(write, replace("{method: GET, path:", "{path:"))
+    assert error.line == 10
+    assert "only a named endpoint of the profile" in error.fix
+
+
+def test_an_operator_step_with_auth(write):
+    error = error_of(
+        write,
+        EXTENDED.replace(
+            "    as: operator\n", "    as: operator\n    auth: {token: none}\n"
+        ),
+    )
+    assert "remove `auth:`" in error.fix
+
+
+def test_roles_on_a_raw_token(write):
+    error = error_of(
+        write, EXTENDED.replace("{token: own, roles", "{token: raw, value: x, roles")
+    )
+    assert "does not apply to `token: raw`" in error.problem
+    assert "(own)" in error.fix
+
+
+def test_let_that_reads_a_saved_value(write):
+    error = error_of(
+        write,
+        replace("title:", 'let: {x: "{{theirs}}"}\ntitle:'),
+    )
+    assert error.line == 2
+    assert "'theirs' is not defined" in error.problem
+
+
+def test_let_that_shadows_a_builtin(write):
+    error = error_of(write, replace("title:", 'let: {canary: "x"}\ntitle:'))
+    assert "taken or not an identifier" in error.problem
+
+
+def test_requires_that_reads_a_saved_value(write):
+    error = error_of(write, replace("title:", 'requires: ["{{theirs}}"]\ntitle:'))
+    assert error.line == 2
+
+
+def test_a_multipart_file_part_without_a_name(write):
+    error = error_of(write, EXTENDED.replace('{filename: "../../x", ', "{"))
+    assert "missing the required key 'filename'" in error.problem
+
+
+def test_every_shipped_scenario_names_known_resources(repo):
+    from harness import techniques
+
+    for path in sorted((repo / "scenarios").glob("*.yaml")):
+        scenario = scenarios.load(path)
+        for variant in scenario.variants:
+            resource = scenario.resource_of(variant)
+            assert resource in (*techniques.RESOURCES, ""), (path, resource)
