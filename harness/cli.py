@@ -6,7 +6,7 @@
     tenantguard coverage [PATHS...] [--output FILE]
     tenantguard stack serve --engine opa|embedded --db URL --port N --variant NAME
     tenantguard tools install [opa|regal] | path opa|regal
-    tenantguard policy test [POLICY_DIR] | data CONFIG_FILE
+    tenantguard policy test [POLICY_DIR] | data CONFIG_FILE | check [POLICY_DIR]
 
 `run` with no --target starts the reference stack (real OPA from the tool
 cache when there is one, SQLite in a temporary directory), runs the
@@ -228,6 +228,13 @@ def _add_policy(commands) -> None:
         "data", help="print the OPA data document for a tenant configuration file"
     )
     data.add_argument("config_file", type=Path)
+    from harness.invariants import cli as invariants
+
+    invariants.add_arguments(
+        actions.add_parser(
+            "check", help="attack the rules with generated inputs (invariants)"
+        )
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -296,6 +303,10 @@ def _policy(options: argparse.Namespace) -> int:
 
     if options.action == "data":
         return policy_cmd.print_data_document(options.config_file)
+    if options.action == "check":
+        from harness.invariants import cli as invariants
+
+        return invariants.run(options)
     return policy_cmd.run_policy_tests(options.policy_dir)
 
 
