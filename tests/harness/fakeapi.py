@@ -203,7 +203,7 @@ audit:
   records: body.records
   request_id_header: X-Request-ID
   wait_seconds: 0
-volatile_headers: [X-Request-ID]
+volatile_headers: [X-Request-ID, Date]  # BaseHTTPServer stamps Date to the second
 resources:
   agent:
     create:
