@@ -9,6 +9,11 @@
      │                        (a decision never raises: it denies instead)
      ├── TenantIsolationError (enforcement.tenancy) a statement or row would
      │                        cross the tenant boundary; it was not executed
+     ├── PathRefused          (enforcement.storage) a path, tenant ID or link
+     │    │                   would leave the tenant's storage root
+     │    └── ArchiveRefused  an archive, or one of its members, is refused
+     ├── KeyUnavailable       (enforcement.keys) a key or sealed value did not
+     │                        open; deliberately one opaque error
      └── TargetError          (harness.errors) the attacked target misbehaved
 
 Cross-tenant and cryptographic failures never surface as a distinct

@@ -52,6 +52,12 @@ def parser() -> argparse.ArgumentParser:
     tools.add_argument(
         "arguments", nargs=argparse.REMAINDER, help="install [NAME...] | path NAME"
     )
+    audit = commands.add_parser(
+        "audit", help="verify or export the audit log's hash chain", add_help=False
+    )
+    audit.add_argument(
+        "arguments", nargs=argparse.REMAINDER, help="verify --db URL | export --db URL"
+    )
     return top
 
 
@@ -238,6 +244,11 @@ def _add_policy(commands) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["audit"]:  # its own parser, so `audit verify --help` works
+        from enforcement import audit_cli
+
+        return audit_cli.main(argv[1:])
     options = parser().parse_args(argv)
     try:
         with _interrupts_as_keyboard_interrupt():
