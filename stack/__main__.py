@@ -38,6 +38,11 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--variant", choices=sorted(VARIANTS), help="a deliberately vulnerable build"
     )
+    parser.add_argument(
+        "--tenants-file",
+        type=Path,
+        help="tenants (YAML) to create at start if the database lacks them",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--log-level", default="info")
@@ -45,7 +50,15 @@ def parser() -> argparse.ArgumentParser:
 
 
 def settings_from(options: argparse.Namespace) -> Settings:
-    names = ("engine", "opa_url", "policy_dir", "db_url", "storage_dir", "variant")
+    names = (
+        "engine",
+        "opa_url",
+        "policy_dir",
+        "db_url",
+        "storage_dir",
+        "variant",
+        "tenants_file",
+    )
     return Settings.from_env(**{name: getattr(options, name) for name in names})
 
 

@@ -18,10 +18,12 @@ from stack.clock import Clock, utc_now
 from stack.context import Services
 from stack.db import Tenant, connect, create_schema, guard
 from stack.http import BodyLimit, RequestFrame, install_error_handlers
-from stack.keys import KeyRing
+from stack.keys import TenantKeys
 from stack.routes import admin, agents, credentials, files, tenant
 from stack.settings import Settings
-from stack.storage import FileStore
+from stack.storage import TenantStorage
+from stack.tenants import seed
+from stack.trail import AuditTrail
 from stack.variants import VARIANTS
 
 log = logging.getLogger("tenantguard.stack")
@@ -51,6 +53,7 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         max_file_bytes=settings.max_file_bytes,
     )
+    app.add_middleware(AuditTrail)  # inside RequestFrame: the request ID is set
     app.add_middleware(RequestFrame)
     for module in (admin, agents, credentials, files, tenant):
         app.include_router(module.router)
@@ -71,19 +74,22 @@ def build_services(
     if engine is None:
         engine = _policy_engine(settings, _tenant_configs(sessions))
         closers.append(engine.close)
-    return Services(
+    services = Services(
         settings=settings,
         database=database,
         sessions=sessions,
         engine=engine,
         audit=AuditLog(sessions),
-        keyring=KeyRing(settings.key_encryption_key),
-        files=FileStore(settings.storage_dir),
+        keys=TenantKeys(settings.kek()),
+        files=TenantStorage(settings.storage_dir),
         variant=VARIANTS[settings.variant],
         clock=clock,
         statements=statements,
         closers=closers,
     )
+    if settings.tenants_file is not None:
+        seed(services, settings.tenants_file, clock())
+    return services
 
 
 def _tenant_configs(sessions: sessionmaker) -> dict[str, dict]:

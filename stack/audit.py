@@ -1,51 +1,38 @@
-"""The append-only audit log, each record chained to the one before by a hash.
+"""The stack's audit log: the hash chain of `enforcement.audit`, in its database.
 
-`hash` = SHA-256 over the canonical JSON (sorted keys, no spaces, UTF-8) of the
-record's other fields, `prev_hash` included; the first record's `prev_hash` is
-64 zeros. Writers take the chain's head row first (a row lock on PostgreSQL,
-the write lock on SQLite), so two writers never extend the same link, and the
-unique `seq` and `prev_hash` columns refuse a fork outright. A record that
-cannot be written fails the request: 503, never a silent success.
+Writers take the chain's head row first (a row lock on PostgreSQL, the write
+lock on SQLite), so two writers never extend the same link, and the unique
+`seq` and `prev_hash` columns refuse a fork outright. A record that cannot be
+written fails the request: 503, never a silent success.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from enforcement import audit as chain
+from enforcement.audit import FIELDS, GENESIS_HASH, record_hash
 from stack.clock import iso
-from stack.db import GENESIS_HASH, AuditHead, AuditRecord
+from stack.db import AuditRecord
 from stack.errors import Unavailable
+
+__all__ = ["FIELDS", "GENESIS_HASH", "AuditEvent", "AuditLog", "record_hash"]
 
 log = logging.getLogger("tenantguard.stack")
 
-FIELDS = (
-    "seq",
-    "time",
-    "request_id",
-    "actor_tenant",
-    "actor_user",
-    "action",
-    "resource_type",
-    "resource_id",
-    "target_tenant",
-    "decision",
-    "reason",
-    "event",
-    "prev_hash",
-    "hash",
-)
-TENANT_HIDDEN = frozenset({"target_tenant"})
+# Kept for the operator: a tenant reading its own records sees neither.
+TENANT_HIDDEN = frozenset({"target_tenant", "detail"})
+DETAIL_LIMIT = 2000  # characters
 
 
 @dataclass(frozen=True)
@@ -62,6 +49,27 @@ class AuditEvent:
     resource_type: str | None = None
     resource_id: str | None = None
     target_tenant: str | None = None
+    detail: str | None = None
+
+
+@dataclass
+class RequestTrail:
+    """What one request has written to the audit log, and the object IDs it
+    has accounted for (audited, or resolved in the caller's own tenant)."""
+
+    records: int = 0
+    ids: set[str] = field(default_factory=set)
+
+    def note(self, event: AuditEvent) -> None:
+        self.records += 1
+        if event.resource_id:
+            self.ids.add(event.resource_id.lower())
+
+
+def detail(**values: Any) -> str:
+    """A record's `detail`: compact JSON, bounded, never holding a secret."""
+    text = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+    return text[:DETAIL_LIMIT]
 
 
 class AuditLog:
@@ -70,8 +78,12 @@ class AuditLog:
 
     def record(self, event: AuditEvent, now: datetime) -> None:
         """Append `event` in a transaction of its own; 503 if that fails."""
+        self.record_all([event], now)
+
+    def record_all(self, events: Iterable[AuditEvent], now: datetime) -> None:
         with self.transaction() as session:
-            append(session, event, now)
+            for event in events:
+                append(session, event, now)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -88,36 +100,16 @@ class AuditLog:
 
 def append(session: Session, event: AuditEvent, now: datetime) -> dict[str, Any]:
     """Append `event` inside the caller's transaction; the caller commits."""
-    head = update(AuditHead).where(AuditHead.id == 1)
-    session.execute(head.values(seq=AuditHead.seq + 1))
-    seq, prev_hash = session.execute(
-        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)
-    ).one()
-
-    record = {**asdict(event), "seq": seq, "time": iso(now), "prev_hash": prev_hash}
-    record["hash"] = record_hash(record)
-    session.add(AuditRecord(**record))
-    session.execute(head.values(hash=record["hash"]))
-    return record
-
-
-def record_hash(record: Mapping[str, Any]) -> str:
-    fields = {name: value for name, value in record.items() if name != "hash"}
-    canonical = json.dumps(
-        fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return chain.append(session, asdict(event), iso(now))
 
 
 def verify_chain(
     records: Iterable[Mapping[str, Any]], prev_hash: str = GENESIS_HASH
 ) -> int | None:
-    """The `seq` of the first record that breaks the chain, or None if none does."""
-    for record in records:
-        if record["prev_hash"] != prev_hash or record_hash(record) != record["hash"]:
-            return record["seq"]
-        prev_hash = record["hash"]
-    return None
+    """The `seq` of the first record that breaks the chain, or None if none does
+    (`enforcement.audit.verify` names every problem and its kind)."""
+    result = chain.verify(records, prev_hash=prev_hash)
+    return result.problems[0].seq if result.problems else None
 
 
 def operator_query(

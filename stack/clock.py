@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta, tzinfo
 
 Clock = Callable[[], datetime]
 
@@ -18,11 +18,15 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def start_of_day(now: datetime) -> datetime:
-    """Midnight (UTC) of the day `now` falls in: the daily limits reset here."""
-    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+def start_of_day(now: datetime, zone: tzinfo = UTC) -> datetime:
+    """Midnight, in `zone` (the tenant's time zone), of the day `now` falls in:
+    the daily limits reset here. Returned in UTC."""
+    local = now.astimezone(zone)
+    midnight = datetime.combine(local.date(), time(0), tzinfo=zone)
+    return midnight.astimezone(UTC)
 
 
-def seconds_until_next_day(now: datetime) -> int:
-    next_day = start_of_day(now) + timedelta(days=1)
-    return max(1, math.ceil((next_day - now).total_seconds()))
+def seconds_until_next_day(now: datetime, zone: tzinfo = UTC) -> int:
+    next_day = now.astimezone(zone).date() + timedelta(days=1)
+    midnight = datetime.combine(next_day, time(0), tzinfo=zone)
+    return max(1, math.ceil((midnight.astimezone(UTC) - now).total_seconds()))

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NoReturn
+from zoneinfo import ZoneInfo
 
 import jwt
 from fastapi import Request
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from enforcement import PolicyEngine
 from enforcement.tenancy import StatementRecorder, Tenancy
-from stack.audit import AuditEvent, AuditLog
+from stack.audit import AuditEvent, AuditLog, RequestTrail
 from stack.auth import (
     Principal,
     bearer_token,
@@ -34,11 +35,11 @@ from stack.auth import (
 from stack.clock import Clock
 from stack.db import Tenant
 from stack.errors import NotFound, Unauthenticated
-from stack.keys import KeyRing
+from stack.keys import TenantKeys
 from stack.policy import Enforcer, Target
 from stack.scope import TenantScope, owning_tenant
 from stack.settings import Settings
-from stack.storage import FileStore
+from stack.storage import TenantStorage
 from stack.variants import Lookup, Variant, own
 
 log = logging.getLogger("tenantguard.stack")
@@ -55,8 +56,8 @@ class Services:
     sessions: sessionmaker
     engine: PolicyEngine
     audit: AuditLog
-    keyring: KeyRing
-    files: FileStore
+    keys: TenantKeys
+    files: TenantStorage
     variant: Variant
     clock: Clock
     statements: StatementRecorder = field(default_factory=StatementRecorder)
@@ -73,6 +74,12 @@ def services_of(request: Request) -> Services:
 
 def request_id_of(request: Request) -> str:
     return request.scope.setdefault("state", {}).setdefault("request_id", "")
+
+
+def trail_of(request: Request) -> RequestTrail:
+    """What the request has audited so far (see stack.trail)."""
+    state = request.scope.setdefault("state", {})
+    return state.setdefault("trail", RequestTrail())
 
 
 def request_now(request: Request) -> datetime:
@@ -103,6 +110,18 @@ def authenticate(request: Request) -> Principal:
         principal, request.headers
     )
     return state["principal"]
+
+
+def verified_principal(request: Request) -> Principal | None:
+    """The caller's principal if its token verifies, else None; audits nothing
+    (for the trail, on routes that never authenticated the caller)."""
+    state = request.scope.setdefault("state", {})
+    if "principal" in state:
+        return state["principal"]
+    try:
+        return _verified_principal(request, services_of(request))
+    except Unauthenticated:
+        return None
 
 
 def _verified_principal(request: Request, services: Services) -> Principal:
@@ -170,6 +189,7 @@ def _request_target(request: Request) -> dict[str, Any]:
 
 def record(request: Request, event: AuditEvent) -> None:
     services_of(request).audit.record(event, request_now(request))
+    trail_of(request).note(event)
 
 
 @dataclass
@@ -191,6 +211,11 @@ class TenantContext:
     def variant(self) -> Variant:
         return self.services.variant
 
+    def tenant_zone(self) -> ZoneInfo:
+        """The caller's tenant's time zone: where its day starts and ends."""
+        tenant = self.scope.tenant()
+        return ZoneInfo(tenant.timezone if tenant is not None else "UTC")
+
     def resolve(
         self,
         model: type,
@@ -203,6 +228,7 @@ class TenantContext:
             owner = owning_tenant(self.services.sessions, model, target.resource_id)
             self.enforcer.absent(target, owner)
         self.enforcer.access(target, found.tenant)
+        self.enforcer.accounted(target.resource_id)
         return found.row
 
 
@@ -222,6 +248,7 @@ def tenant_context(request: Request) -> Iterator[TenantContext]:
             now=now,
             cross_tenant_error=services.variant.cross_tenant_error,
             rollback=session.rollback,
+            trail=trail_of(request),
         )
         scope = TenantScope(session, principal.tenant, services.sessions)
         yield TenantContext(
@@ -242,11 +269,15 @@ def _check_tenant_exists(
 
 def operator_services(request: Request) -> Services:
     """FastAPI dependency: the services, if the operator key is right; else 404."""
-    services = services_of(request)
-    supplied = request.headers.get("x-operator-key", "").encode()
-    if hmac.compare_digest(supplied, services.settings.operator_key.encode()):
-        return services
+    if is_operator(request):
+        return services_of(request)
     _reject_operator(request)
+
+
+def is_operator(request: Request) -> bool:
+    supplied = request.headers.get("x-operator-key", "").encode()
+    expected = services_of(request).settings.operator_key.encode()
+    return hmac.compare_digest(supplied, expected)
 
 
 def _reject_operator(request: Request) -> NoReturn:

@@ -41,17 +41,18 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from enforcement.audit import GENESIS_HASH
 from enforcement.tenancy import (
     StatementRecorder,
     Tenancy,
     TenantOwnedMixin,
     rls_statements,
 )
+from enforcement.tenant_config import TenantConfig
 
 log = logging.getLogger("tenantguard.stack")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-GENESIS_HASH = "0" * 64
 # Enough connections for the server's worker threads, each of which may hold
 # a request's session and briefly an audit write.
 POOL = {"pool_size": 20, "max_overflow": 20}
@@ -75,22 +76,58 @@ class Base(DeclarativeBase):
 
 
 class Tenant(Base):
+    """A tenant and its configuration (see enforcement.tenant_config)."""
+
     __tablename__ = "tenants"
 
     id: Mapped[str] = mapped_column(String(63), primary_key=True)
     plan: Mapped[str] = mapped_column(String(64))
     limits: Mapped[dict[str, Any]] = mapped_column(JSON)
     features: Mapped[dict[str, Any]] = mapped_column(JSON)
-    key_id: Mapped[str] = mapped_column(String(64))
-    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    storage_quota_bytes: Mapped[int] = mapped_column(BigInteger)
+    key_rotation_days: Mapped[int] = mapped_column(Integer)
+    timezone: Mapped[str] = mapped_column(String(64))
+    config_version: Mapped[int] = mapped_column(Integer, default=1)
     # Bumped by TenantScope.lock_quota: the write takes the tenant row's lock
     # (PostgreSQL) or the database's write lock (SQLite) for the transaction.
     quota_epoch: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    @classmethod
+    def from_config(cls, config: TenantConfig, now: datetime) -> Tenant:
+        tenant = cls(
+            id=config.id,
+            config_version=1,
+            quota_epoch=0,
+            created_at=now,
+            updated_at=now,
+        )
+        tenant.apply(config)
+        return tenant
+
+    def apply(self, config: TenantConfig) -> None:
+        self.plan = config.plan
+        self.limits = dict(config.limits)
+        self.features = dict(config.features)
+        self.storage_quota_bytes = config.storage_quota_bytes
+        self.key_rotation_days = config.key_rotation_days
+        self.timezone = config.timezone
+
+    def settings(self) -> TenantConfig:
+        return TenantConfig(
+            id=self.id,
+            plan=self.plan,
+            limits=dict(self.limits),
+            features=dict(self.features),
+            storage_quota_bytes=self.storage_quota_bytes,
+            key_rotation_days=self.key_rotation_days,
+            timezone=self.timezone,
+        )
 
     def config(self) -> dict[str, Any]:
         """The document the policies read as `data.tenants[id]`."""
-        return {"plan": self.plan, "limits": self.limits, "features": self.features}
+        return self.settings().as_data()
 
 
 class TenantOwned(TenantOwnedMixin):
@@ -111,11 +148,28 @@ class TenantOwned(TenantOwnedMixin):
 # guard reads for and what PostgreSQL's row-level security policies compare.
 TENANT_TABLES = {
     "tenants": "id",
+    "tenant_keys": "tenant_id",
     "agents": "tenant_id",
     "executions": "tenant_id",
     "credentials": "tenant_id",
     "files": "tenant_id",
 }
+
+
+class TenantKey(TenantOwned, Base):
+    """One data key of a tenant, wrapped by the key-encryption key. Exactly one
+    per tenant is the primary (it seals); the others only open."""
+
+    __tablename__ = "tenant_keys"
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    kek: Mapped[str] = mapped_column(String(300))  # which KEK wrapped it
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    def __repr__(self) -> str:
+        return f"TenantKey({self.tenant_id!r}, {self.key_id!r}, {self.state!r})"
 
 
 class Agent(TenantOwned, Base):
@@ -188,6 +242,7 @@ class AuditRecord(Base):
     decision: Mapped[str] = mapped_column(String(8))
     reason: Mapped[str] = mapped_column(String(64))
     event: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 

@@ -13,7 +13,8 @@
           ├── LimitExceeded       429 limit_exceeded, with Retry-After
           └── Unavailable         503 policy_unavailable: no trustworthy decision
                                   (engine down, audit log unwritable): fail closed
-    KeyUnavailable                (stack.keys) a key or sealed value did not open
+    KeyUnavailable, PathRefused   (enforcement.keys, enforcement.storage): turned
+                                  into an audited 503 and 400 by the routes
 
 ApiError itself is the generic 500 for a genuine bug. Messages are safe to
 show to the caller: they never name another tenant, its objects, a path

@@ -99,7 +99,8 @@ class BodyLimit:
         self.max_file_bytes = max_file_bytes
 
     def limit_for(self, scope: Scope) -> int:
-        is_upload = scope["method"] == "PUT" and scope["path"].startswith("/v1/files/")
+        uploads = ("/v1/files/", "/v1/archives/")
+        is_upload = scope["method"] == "PUT" and scope["path"].startswith(uploads)
         return self.max_file_bytes if is_upload else self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -159,6 +160,14 @@ def _on_http_exception(request: Request, error: HTTPException) -> JSONResponse:
     match error.status_code:
         case 404:
             return error_response(NotFound())
+        case 405 if request.url.path.startswith("/admin/"):
+            # The admin surface does not exist for anyone but the operator:
+            # not even which of its paths take which method.
+            try:
+                operator_services(request)
+            except ApiError as refusal:
+                return error_response(refusal)
+            return error_response(MethodNotAllowed(headers=error.headers))
         case 405:
             return error_response(MethodNotAllowed(headers=error.headers))
         case 413:

@@ -14,9 +14,16 @@ from datetime import datetime
 from typing import Any, NoReturn
 
 from enforcement import Decision, PolicyEngine
-from stack.audit import AuditEvent, AuditLog
+from enforcement.storage import PathRefused
+from stack.audit import AuditEvent, AuditLog, RequestTrail, detail
 from stack.auth import Principal
-from stack.errors import ApiError, NotFound, Unavailable, from_decision
+from stack.errors import (
+    ApiError,
+    InvalidRequest,
+    NotFound,
+    Unavailable,
+    from_decision,
+)
 
 log = logging.getLogger("tenantguard.stack")
 
@@ -50,6 +57,7 @@ class Enforcer:
     # request changes nothing, and on SQLite its open write would otherwise
     # block the audit log's own transaction.
     rollback: Callable[[], None] = lambda: None
+    trail: RequestTrail | None = None
 
     def access(self, target: Target, tenant: str) -> None:
         resource = {"type": target.resource_type, "tenant": tenant}
@@ -99,6 +107,24 @@ class Enforcer:
         self.record("denied", "not_found", target)
         raise NotFound()
 
+    def path_refused(self, target: Target, refused: PathRefused) -> NoReturn:
+        """Answer 400 for a path the storage resolver refused, and audit why:
+        the policy allowed its text, the disk did not (a link, a hard link) or
+        an archive member would leave the root."""
+        reason = (
+            "archive_refused"
+            if refused.problem.startswith("archive")
+            else ("storage_path_refused")
+        )
+        note = detail(problem=refused.problem, where=refused.detail)
+        self.record("denied", reason, target, detail=note)
+        raise InvalidRequest(str(refused))
+
+    def accounted(self, object_id: str) -> None:
+        """`object_id` was resolved in the caller's own tenant."""
+        if self.trail is not None:
+            self.trail.ids.add(object_id.lower())
+
     def ask(self, entry_point: str, question: dict[str, Any]) -> Decision:
         decision = self.engine.decide(
             entry_point, {"subject": self.principal.subject(), **question}
@@ -113,23 +139,25 @@ class Enforcer:
         target: Target,
         *,
         target_tenant: str | None = None,
+        detail: str | None = None,
     ) -> None:
         self.rollback()
-        self.audit.record(
-            AuditEvent(
-                event=event,
-                decision="deny",
-                reason=reason,
-                request_id=self.request_id,
-                actor_tenant=self.principal.tenant,
-                actor_user=self.principal.user,
-                action=target.action,
-                resource_type=target.resource_type,
-                resource_id=target.resource_id,
-                target_tenant=target_tenant,
-            ),
-            self.now,
+        record = AuditEvent(
+            event=event,
+            decision="deny",
+            reason=reason,
+            request_id=self.request_id,
+            actor_tenant=self.principal.tenant,
+            actor_user=self.principal.user,
+            action=target.action,
+            resource_type=target.resource_type,
+            resource_id=target.resource_id,
+            target_tenant=target_tenant,
+            detail=detail,
         )
+        self.audit.record(record, self.now)
+        if self.trail is not None:
+            self.trail.note(record)
 
     def _enforce(
         self,

@@ -10,14 +10,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from stack.ids import TENANT_ID
-
-MAX_COUNT = 2**53 - 1  # the largest count the policies compare exactly
-
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 Description = Annotated[str, Field(max_length=1000)]
 ModelName = Annotated[str, Field(min_length=1, max_length=200)]
-Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 FeatureName = Annotated[str, Field(min_length=1, max_length=64)]
 
 
@@ -51,6 +46,15 @@ class ExecutionCreate(Body):
     )
 
 
+class CredentialCheck(Body):
+    secret: Annotated[str, Field(min_length=1, max_length=4096)]
+
+    def __repr__(self) -> str:
+        return "CredentialCheck(secret=[secure])"
+
+    __str__ = __repr__
+
+
 class CredentialCreate(Body):
     name: Name
     secret: Annotated[str, Field(min_length=1, max_length=4096)]
@@ -59,18 +63,6 @@ class CredentialCreate(Body):
         return f"CredentialCreate(name={self.name!r}, secret=[secure])"
 
     __str__ = __repr__
-
-
-class Limits(Body):
-    max_agents: Count = 10
-    max_executions_per_day: Count = 100
-
-
-class TenantCreate(Body):
-    id: Annotated[str, Field(pattern=TENANT_ID)]
-    plan: Annotated[str, Field(min_length=1, max_length=64)] = "free"
-    limits: Limits = Field(default_factory=Limits)
-    features: dict[FeatureName, bool] = Field(default_factory=dict)
 
 
 class TokenCreate(Body):

@@ -4,6 +4,10 @@ Secrets (operator key, JWT signing secret, key-encryption key) never appear in
 a `repr`. `Settings.from_env()` reads `TENANTGUARD_*` variables; a secret that
 is not set there is read from (or generated once into) a file private to the
 storage directory, so a restarted stack can still unwrap its tenants' keys.
+
+The key-encryption key (KEK) comes from, in this order: AWS KMS
+(`TENANTGUARD_KMS_KEY_ID`, extra `kms`), a key file (`TENANTGUARD_KEK_FILE`),
+`TENANTGUARD_KEK`, or the stored secrets file.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from enforcement import UsageError
+from enforcement.keys import AwsKmsKek, KeyEncryptionKey, LocalKek
 from stack.variants import VARIANTS
 
 ENGINE_KINDS = ("embedded", "opa")
@@ -56,10 +61,18 @@ class Settings:
     operator_key: str = field(default_factory=_random_secret, repr=False)
     jwt_secret: str = field(default_factory=_random_secret, repr=False)
     key_encryption_key: bytes = field(default_factory=_random_kek, repr=False)
+    kek_file: Path | None = None
+    kms_key_id: str = ""
+    # Tenants created at start when the database does not hold them yet (the
+    # database wins afterwards: change a tenant with PATCH /admin/tenants/{id}).
+    tenants_file: Path | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "policy_dir", Path(self.policy_dir))
         object.__setattr__(self, "storage_dir", Path(self.storage_dir))
+        for name in ("kek_file", "tenants_file"):
+            value = getattr(self, name)
+            object.__setattr__(self, name, None if value is None else Path(value))
         if not self.db_url:
             sqlite_path = self.storage_dir / "stack.db"
             object.__setattr__(self, "db_url", f"sqlite:///{sqlite_path}")
@@ -104,6 +117,14 @@ class Settings:
             )
             values.update({name: stored[name] for name in missing})
         return cls(**values)
+
+    def kek(self) -> KeyEncryptionKey:
+        """The key-encryption key these settings name (see the module's doc)."""
+        if self.kms_key_id:
+            return AwsKmsKek(self.kms_key_id)
+        if self.kek_file is not None:
+            return LocalKek.from_file(self.kek_file)
+        return LocalKek(self.key_encryption_key)
 
     @property
     def secrets_file(self) -> Path:
@@ -160,6 +181,9 @@ ENVIRONMENT = {
     "TENANTGUARD_OPERATOR_KEY": ("operator_key", _text),
     "TENANTGUARD_JWT_SECRET": ("jwt_secret", _text),
     "TENANTGUARD_KEK": ("key_encryption_key", _hex_key),
+    "TENANTGUARD_KEK_FILE": ("kek_file", _path),
+    "TENANTGUARD_KMS_KEY_ID": ("kms_key_id", _text),
+    "TENANTGUARD_TENANTS_FILE": ("tenants_file", _path),
 }
 
 

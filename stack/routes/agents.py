@@ -115,8 +115,11 @@ def create_execution(
         ctx.enforcer.feature(target, tool)
 
     ctx.scope.lock_quota()
-    today = ctx.scope.count(Execution, Execution.created_at >= start_of_day(ctx.now))
-    retry_after = seconds_until_next_day(ctx.now)
+    zone = ctx.tenant_zone()
+    today = ctx.scope.count(
+        Execution, Execution.created_at >= start_of_day(ctx.now, zone)
+    )
+    retry_after = seconds_until_next_day(ctx.now, zone)
     ctx.enforcer.limit(target, "executions_per_day", today, retry_after)
 
     execution = Execution(

@@ -1,19 +1,27 @@
-"""Stored credentials: sealed under the tenant's key, never returned."""
+"""Stored credentials: sealed under the tenant's key, never returned.
+
+Each ciphertext is bound to its tenant, its key and its row ID (associated
+data), so one copied into another tenant's row, or another row, does not
+open; such a failure is a 503 for the caller and a `decryption_failed`
+record for the operator.
+"""
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response
 
+from enforcement.keys import KeyUnavailable, TenantKeySet, key_id_of
 from stack.clock import iso
 from stack.db import Credential
 from stack.errors import Unavailable
 from stack.ids import CREDENTIAL_ID, new_id
-from stack.keys import KeyUnavailable, TenantKey
+from stack.keys import credential_context
 from stack.policy import Target
 from stack.routes.common import Ctx, Limit, Offset
-from stack.schemas import CredentialCreate
+from stack.schemas import CredentialCheck, CredentialCreate
 
 router = APIRouter(prefix="/v1")
 
@@ -33,14 +41,17 @@ def credential_view(credential: Credential) -> dict[str, Any]:
 def create_credential(body: CredentialCreate, ctx: Ctx) -> dict[str, Any]:
     target = Target("create", "credential")
     ctx.enforcer.access(target, ctx.principal.tenant)
-    key = _tenant_key(ctx, target)
+    keys = _tenant_keys(ctx, target)
+    ctx.enforcer.key(target, ctx.principal.tenant, keys.primary.key_id)
 
+    credential_id = new_id("cr")
+    secret = body.secret.encode()
     credential = Credential(
-        id=new_id("cr"),
+        id=credential_id,
         name=body.name,
-        key_id=key.key_id,
-        ciphertext=key.seal(body.secret),
-        fingerprint=key.fingerprint(body.secret),
+        key_id=keys.primary.key_id,
+        ciphertext=keys.seal(secret, credential_context(credential_id)),
+        fingerprint=keys.fingerprint(secret),
         created_at=ctx.now,
     )
     ctx.scope.add(credential)
@@ -48,16 +59,35 @@ def create_credential(body: CredentialCreate, ctx: Ctx) -> dict[str, Any]:
     return credential_view(credential)
 
 
-def _tenant_key(ctx: Ctx, target: Target) -> TenantKey:
-    """The caller's tenant key, once the key policy allows its use."""
-    tenant = ctx.scope.tenant()
-    if tenant is None:
-        ctx.enforcer.missing(target)
-    ctx.enforcer.key(target, tenant.id, tenant.key_id)
+@router.post("/credentials/{credential_id}/verify")
+def verify_credential(
+    credential_id: CredentialId, body: CredentialCheck, ctx: Ctx
+) -> dict[str, bool]:
+    """Whether `secret` is the stored one: the secret is opened, compared in
+    constant time, and never returned."""
+    target = Target("execute", "credential", credential_id)
+    credential = ctx.resolve(Credential, target)
+    keys = _tenant_keys(ctx, target)
+    stored = _open(ctx, target, keys, credential)
+    return {"match": hmac.compare_digest(stored, body.secret.encode())}
+
+
+def _open(
+    ctx: Ctx, target: Target, keys: TenantKeySet, credential: Credential
+) -> bytes:
     try:
-        return ctx.services.keyring.tenant_key(
-            tenant.id, tenant.key_id, tenant.wrapped_key
-        )
+        key_id = key_id_of(credential.ciphertext)
+        ctx.enforcer.key(target, ctx.principal.tenant, key_id)
+        return keys.open(credential.ciphertext, credential_context(credential.id))
+    except KeyUnavailable:
+        ctx.enforcer.record("decryption_failed", "ciphertext_invalid", target)
+        raise Unavailable() from None
+
+
+def _tenant_keys(ctx: Ctx, target: Target) -> TenantKeySet:
+    """The caller's tenant keys; a key that does not unwrap is audited, 503."""
+    try:
+        return ctx.services.keys.keyset(ctx.session, ctx.principal.tenant)
     except KeyUnavailable:
         ctx.enforcer.record("denied", "key_unavailable", target)
         raise Unavailable() from None

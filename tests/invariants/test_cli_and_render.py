@@ -3,6 +3,7 @@ written as Rego."""
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 
 from harness.invariants import main
@@ -85,3 +86,27 @@ def test_rego_value_escapes_what_a_reader_cannot_see():
 def test_rego_ref_quotes_segments_that_are_not_identifiers():
     assert rego_ref("tenantguard/access/decision") == "data.tenantguard.access.decision"
     assert rego_ref("acme-rules/decision") == 'data["acme-rules"].decision'
+
+
+def test_wired_as_a_subcommand_of_the_tenantguard_parser(policy_dir, capsys):
+    from harness.invariants import cli
+
+    top = argparse.ArgumentParser(prog="tenantguard")
+    policy = top.add_subparsers(dest="command").add_parser("policy")
+    check = policy.add_subparsers(dest="action").add_parser("check")
+    cli.add_arguments(check)
+    options = top.parse_args(["policy", "check", "--engine", "embedded", str(policy_dir),
+                              "--examples", "5", "--invariant", "limit_boundary"])  # fmt: skip
+
+    assert cli.run(options) == 0
+    assert "ok    limit_boundary" in capsys.readouterr().out
+
+
+def test_unknown_invariant_exits_2_before_any_run(policy_dir, capsys):
+    status = main([str(policy_dir), "--engine", "embedded", "--invariant", "bogus"])
+    captured = capsys.readouterr()
+    assert status == 2 and captured.out == ""
+    assert (
+        "no invariant named 'bogus'; the invariants are cross_tenant_access"
+        in captured.err
+    )

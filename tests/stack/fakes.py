@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from enforcement import Decision, PolicyEngine
+from enforcement import Decision, PolicyEngine, Reason
 from enforcement.decision import engine_denial
+
+ALLOW = Decision(True, 200, Reason("allowed", "allow", "allowed"))
 
 
 class FixedAnswerEngine:

@@ -25,6 +25,9 @@ def test_tenant_creation_answers_the_tenant_with_defaults(stack):
         "plan": "free",
         "limits": {"max_agents": 10, "max_executions_per_day": 100},
         "features": {},
+        "storage_quota_bytes": 100 * 1024 * 1024,
+        "key_rotation_days": 90,
+        "timezone": "UTC",
     }
 
 
@@ -33,6 +36,9 @@ def test_tenant_creation_keeps_the_given_configuration(stack):
         "plan": "team",
         "limits": {"max_agents": 3, "max_executions_per_day": 7},
         "features": {"code_interpreter": True},
+        "storage_quota_bytes": 1000,
+        "key_rotation_days": 30,
+        "timezone": "Europe/Berlin",
     }
 
     response = stack.create_tenant("acme", **config)
@@ -64,6 +70,12 @@ def test_tenant_creation_refuses_unknown_and_mistyped_fields(stack):
         {"id": "acme", "limits": {"max_agents": -1}},
         {"id": "acme", "limits": {"max_agents": "10"}},
         {"id": "acme", "features": {"code_interpreter": "yes"}},
+        {"id": "acme", "plan": "gold"},
+        {"id": "acme", "timezone": "Mars/Olympus"},
+        {"id": "acme", "timezone": "../../etc/passwd"},
+        {"id": "acme", "key_rotation_days": 0},
+        {"id": "acme", "storage_quota_bytes": -1},
+        {"id": "acme", "limits": {"max_agents": 2**53}},
     ]
     for body in bad:
         response = stack.client.post(
@@ -152,3 +164,30 @@ def test_audit_filters_by_request_id_and_sequence(stack):
 
 def _stable(headers) -> dict[str, str]:
     return {k: v for k, v in headers.items() if k.lower() != "x-request-id"}
+
+
+def test_a_wrong_method_on_the_admin_surface_is_404_without_the_operator_key(
+    stack, acme
+):
+    missing = stack.client.get("/admin/nothing-here")
+
+    for response in (acme.delete("/admin/audit"), stack.client.put("/admin/audit")):
+        assert response.status_code == 404
+        assert response.content == missing.content
+        [record] = stack.audit(request_id=response.headers["X-Request-ID"])
+        assert record["reason"] == "operator_key_invalid"
+    operator = stack.client.delete("/admin/audit", headers=stack.operator)
+    assert operator.status_code == 405
+
+
+def test_the_operator_reads_a_tenants_configuration(stack):
+    stack.create_tenant("acme", timezone="Asia/Tokyo")
+
+    answer = stack.client.get("/admin/tenants/acme", headers=stack.operator)
+
+    assert answer.json()["timezone"] == "Asia/Tokyo"
+    assert answer.json()["config_version"] == 1
+    assert (
+        stack.client.get("/admin/tenants/nobody", headers=stack.operator).status_code
+        == 404
+    )

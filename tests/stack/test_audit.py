@@ -48,7 +48,7 @@ def test_a_removed_record_breaks_the_chain(stack, acme):
     _some_history(stack, acme)
     records = stack.audit()
 
-    assert verify_chain(records[:2] + records[3:]) == records[3]["seq"]
+    assert verify_chain(records[:2] + records[3:]) == records[2]["seq"]
 
 
 def test_parallel_writers_never_fork_the_chain(stack, acme):
@@ -69,3 +69,23 @@ def test_the_log_has_no_route_that_changes_it(stack):
         response = stack.client.request(method, "/admin/audit", headers=stack.operator)
 
         assert response.status_code == 405
+
+
+def test_the_operator_verifies_the_chain_and_sees_an_edit(stack, acme):
+    _some_history(stack, acme)
+    clean = stack.client.get("/admin/audit/verify", headers=stack.operator).json()
+    with stack.client.app.state.services.database.begin() as connection:
+        connection.execute(
+            update(AuditRecord).where(AuditRecord.seq == 3).values(reason="allowed")
+        )
+
+    broken = stack.client.get("/admin/audit/verify", headers=stack.operator).json()
+
+    assert (clean["ok"], clean["problems"]) == (True, [])
+    assert clean["head"]["seq"] == clean["records"]
+    assert broken["ok"] is False
+    assert {"seq": 3, "kind": "edited"}.items() <= broken["problems"][0].items()
+
+
+def test_a_tenant_cannot_verify_the_chain(acme):
+    assert acme.get("/admin/audit/verify").status_code == 404

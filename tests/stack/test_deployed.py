@@ -101,3 +101,44 @@ def test_on_postgres_parallel_audit_writes_keep_one_chain(make_stack, postgres_u
     records = stack.audit()
     assert [r["seq"] for r in records] == list(range(1, len(records) + 1))
     assert verify_chain(records) is None
+
+
+@pytest.fixture
+def postgres_rls_urls(postgres) -> tuple[str, str]:
+    """(owner URL, application-role URL): the app role cannot bypass RLS."""
+    return postgres.create_database(f"keys_{secrets.token_hex(6)}", "tg_keys_app")
+
+
+@pytest.mark.postgres
+def test_on_postgres_with_rls_keys_rotate_and_reencrypt_per_tenant(
+    make_stack, postgres_rls_urls
+):
+    owner_url, app_url = postgres_rls_urls
+    stack = make_stack(db_url=app_url, db_owner_url=owner_url)
+    acme, globex = stack.tenant("acme"), stack.tenant("globex")
+    mine = acme.post("/v1/credentials", json={"name": "a", "secret": "sk-acme"})
+    theirs = globex.post("/v1/credentials", json={"name": "g", "secret": "sk-glob"})
+    verify = f"/v1/credentials/{mine.json()['id']}/verify"
+
+    rotated = stack.client.post(
+        "/admin/tenants/acme/keys/rotate", headers=stack.operator
+    )
+    done = stack.client.post(
+        "/admin/tenants/acme/keys/reencrypt", headers=stack.operator
+    )
+    probe = acme.get("/v1/agents", params={"id": "ag_" + "0" * 24})
+    foreign = acme.get("/v1/credentials", params={"id": theirs.json()["id"]})
+
+    assert rotated.status_code == 200, rotated.text
+    assert done.json() == {
+        "resealed": 1,
+        "batches": 1,
+        "unreadable": 0,
+        "finished": True,
+    }
+    assert acme.post(verify, json={"secret": "sk-acme"}).json() == {"match": True}
+    assert (probe.status_code, foreign.status_code) == (200, 200)
+    events = [(r["event"], r["reason"]) for r in stack.audit()]
+    assert ("denied", "unknown_reference") in events
+    assert ("cross_tenant_attempt", "foreign_reference") in events
+    assert stack.client.get("/admin/audit/verify", headers=stack.operator).json()["ok"]
