@@ -153,6 +153,7 @@ TENANT_TABLES = {
     "executions": "tenant_id",
     "credentials": "tenant_id",
     "files": "tenant_id",
+    "quota_counters": "tenant_id",
 }
 
 
@@ -195,6 +196,17 @@ class Execution(TenantOwned, Base):
     input: Mapped[str] = mapped_column(Text)
     output: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class QuotaCounter(TenantOwned, Base):
+    """Slots of one quota a tenant has used in one period (see enforcement.quota):
+    `agents` has the standing period "", `executions_per_day` the local date."""
+
+    __tablename__ = "quota_counters"
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    period: Mapped[str] = mapped_column(String(10), primary_key=True)
+    used: Mapped[int] = mapped_column(BigInteger)
 
 
 class Credential(TenantOwned, Base):

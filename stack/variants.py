@@ -13,11 +13,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import jwt
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from enforcement.quota import Quotas, Reservation
 from enforcement.tenancy import Tenancy
 from stack.auth import Principal, decode_claims
-from stack.db import Agent, Credential, Execution
+from stack.db import Agent, Credential, Execution, QuotaCounter
 from stack.errors import ApiError, Forbidden, NotFound
 from stack.ids import is_tenant_id
 from stack.scope import TenantScope, page, unscoped_get
@@ -89,6 +90,12 @@ class Variant:
     def file_tenant(self, principal: Principal, query: Mapping[str, str]) -> str:
         """Whose storage root a file read goes to: the caller's."""
         return principal.tenant
+
+    def reserve(self, scope: TenantScope, quotas: Quotas, kind, period, limit, seed):
+        """One quota slot, taken by a single conditional UPDATE (atomic)."""
+        return quotas.reserve(
+            scope.session, scope.tenant_id, kind, period, limit, seed
+        )
 
 
 class AgentReadNoTenantCheck(Variant):
@@ -165,6 +172,22 @@ class FileCrossTenant(Variant):
         return chosen if is_tenant_id(chosen) else principal.tenant
 
 
+class QuotaReadThenWrite(Variant):
+    name = "quota_read_then_write"
+
+    def reserve(self, scope: TenantScope, quotas: Quotas, kind, period, limit, seed):
+        used = quotas.ensure(scope.session, scope.tenant_id, kind, period, seed)
+        if used >= limit:
+            return Reservation(kind, period, False, used)
+        counter = update(QuotaCounter).where(
+            QuotaCounter.tenant_id == scope.tenant_id,
+            QuotaCounter.kind == kind,
+            QuotaCounter.period == period,
+        )
+        scope.session.execute(counter.values(used=used + 1))  # a lost update
+        return Reservation(kind, period, True, used)
+
+
 VARIANTS: dict[str, Variant] = {
     variant.name: variant
     for variant in (
@@ -177,5 +200,6 @@ VARIANTS: dict[str, Variant] = {
         ChildViaWrongParent(),
         CredentialListLeak(),
         FileCrossTenant(),
+        QuotaReadThenWrite(),
     )
 }

@@ -29,6 +29,7 @@ from stack.db import Tenant
 from stack.errors import NotFound
 from stack.ids import TENANT_ID
 from stack.keys import reencrypt_credentials, rotate_tenant
+from stack.quotas import usage_view
 from stack.routes.tenant import AuditLimit, RequestIdFilter, Seq
 from stack.schemas import TokenCreate
 
@@ -107,6 +108,18 @@ def create_token(
         )
         append(session, event, request_now(request))
     return {"token": token, "expires_at": iso(expires_at)}
+
+
+@router.get("/admin/tenants/{tenant_id}/usage")
+def tenant_usage(tenant_id: TenantId, services: Operator) -> dict[str, Any]:
+    """The tenant's authoritative usage: its agents, its executions per local
+    day, and the quota counters beside them (what `tenantguard load` checks)."""
+    with services.sessions() as session:
+        Tenancy.enter(session, tenant_id)
+        tenant = session.get(Tenant, tenant_id)
+        if tenant is None:
+            raise NotFound()
+        return usage_view(session, tenant)
 
 
 @router.get("/admin/tenants/{tenant_id}/keys")

@@ -6,10 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Response
 
-from stack.clock import iso, seconds_until_next_day, start_of_day
+from stack.clock import iso
 from stack.db import Agent, Execution
 from stack.ids import AGENT_ID, EXECUTION_ID, new_id
 from stack.policy import Target
+from stack.quotas import release_agent, reserve_agent, reserve_execution
 from stack.routes.common import Ctx, Limit, Offset
 from stack.schemas import AgentCreate, AgentPatch, ExecutionCreate
 from stack.scope import page
@@ -18,7 +19,6 @@ router = APIRouter(prefix="/v1")
 
 AgentId = Annotated[str, Path(pattern=AGENT_ID)]
 ExecutionId = Annotated[str, Path(pattern=EXECUTION_ID)]
-AGENT_LIMIT_RETRY_AFTER = 60  # seconds; an agent slot frees only by a delete
 
 
 def agent_view(agent: Agent) -> dict[str, Any]:
@@ -48,9 +48,7 @@ def create_agent(body: AgentCreate, ctx: Ctx) -> dict[str, Any]:
     target = Target("create", "agent")
     ctx.enforcer.access(target, ctx.principal.tenant)
 
-    ctx.scope.lock_quota()
-    current = ctx.scope.count(Agent)
-    ctx.enforcer.limit(target, "agents", current, AGENT_LIMIT_RETRY_AFTER)
+    reserve_agent(ctx, target)
 
     agent = Agent(
         id=new_id("ag"), **body.model_dump(), created_at=ctx.now, updated_at=ctx.now
@@ -101,6 +99,7 @@ def _update(ctx: Ctx, agent: Agent, changes: dict[str, Any]) -> dict[str, Any]:
 def delete_agent(agent_id: AgentId, ctx: Ctx) -> Response:
     agent = ctx.resolve(Agent, Target("delete", "agent", agent_id))
     ctx.scope.delete(agent)
+    release_agent(ctx.scope)
     ctx.session.commit()
     return Response(status_code=204)
 
@@ -114,13 +113,7 @@ def create_execution(
     for tool in body.tools:
         ctx.enforcer.feature(target, tool)
 
-    ctx.scope.lock_quota()
-    zone = ctx.tenant_zone()
-    today = ctx.scope.count(
-        Execution, Execution.created_at >= start_of_day(ctx.now, zone)
-    )
-    retry_after = seconds_until_next_day(ctx.now, zone)
-    ctx.enforcer.limit(target, "executions_per_day", today, retry_after)
+    reserve_execution(ctx, target)
 
     execution = Execution(
         id=new_id("ex"),

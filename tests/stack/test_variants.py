@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import jwt
 import pytest
@@ -65,6 +67,23 @@ def _file_query(stack, acme, globex) -> bool:
     )
 
 
+def _execute(tenant, path: str, _: int):
+    return tenant.post(path, json={"input": "x"})
+
+
+def _quota_race(stack, acme, globex) -> bool:
+    """Bursts race for a daily limit of 2; read-then-write admits more."""
+    for round_ in range(5):
+        tenant = stack.tenant(f"racer-{round_}", limits={"max_executions_per_day": 2})
+        agent = tenant.post("/v1/agents", json={"name": "runner"}).json()["id"]
+        path = f"/v1/agents/{agent}/executions"
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            list(pool.map(partial(_execute, tenant, path), range(16)))
+        if tenant.get(path).json()["total"] > 2:
+            return True
+    return False
+
+
 ATTACKS = {
     "agent_read_no_tenant_check": _foreign_agent,
     "forbidden_not_404": _forbidden_oracle,
@@ -74,6 +93,7 @@ ATTACKS = {
     "child_via_wrong_parent": _wrong_parent,
     "credential_list_leak": _credential_list,
     "file_cross_tenant": _file_query,
+    "quota_read_then_write": _quota_race,
 }
 
 
