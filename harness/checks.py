@@ -169,6 +169,40 @@ def check_fields(
     ]
 
 
+def check_close_to(
+    step: Step, exchange: Exchange, actual: Mapping[str, Any], wanted: Mapping[str, Any]
+) -> list[Finding]:
+    """Each path holds a number within `tolerance` of `value` ([value, tolerance])."""
+    wrong = []
+    for path, (value, tolerance, *_) in wanted.items():
+        found = _number(actual.get(path))
+        if found is None or abs(found - float(value)) > float(tolerance):
+            wrong.append(
+                f"{path}: expected {value} (give or take {tolerance}), "
+                f"found {actual.get(path)!r}"
+            )
+    if not wrong:
+        return []
+    return [
+        _finding(
+            step,
+            exchange,
+            "close_to",
+            "the response does not hold the expected number",
+            evidence=wrong,
+        )
+    ]
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def check_succeeded(
     step: Step, exchanges: list[Exchange], bounds: Mapping[str, Any]
 ) -> list[Finding]:
@@ -380,6 +414,13 @@ _EXPLANATIONS = {
         "the attacker changed it, even if that request was answered with an error.",
         "Check the tenant before any write (update, replace, delete), inside the "
         "same query that writes, not after it.",
+    ),
+    "close_to": (
+        "A number the target answers (a limit's Retry-After, a count) is not the "
+        "one its contract gives: a limit that resets at the wrong instant lets a "
+        "tenant spend one day's quota twice (ATTACKS.md F42), or locks it out.",
+        "Compute windows and resets in the tenant's own time zone from one clock, "
+        "and answer the seconds until that reset.",
     ),
     "indistinguishable": (
         "The answer about the victim's object differs from the answer about an ID "

@@ -89,13 +89,15 @@ _KEYS = {
     "no_canary": "expect.no_canary (on by default for attacker steps)",
     "absent": "expect.absent",
     "fields": "expect.fields",
+    "close_to": "expect.close_to",
     "indistinguishable": "expect.indistinguishable_from_missing",
     "audit": "expect.audit",
     "succeeded": "expect.succeeded",
 }
 
 
-_SEVERITY = ("no_canary", "served", "fields", "absent", "succeeded", "status")
+_SEVERITY = ("no_canary", "served", "fields", "close_to", "absent", "succeeded")
+_SEVERITY += ("status",)
 _SEVERITY += ("no_2xx", "indistinguishable", "audit")
 
 

@@ -37,6 +37,12 @@ def _is_pairs(value: Any) -> bool:
 _REQUEST_SHAPES = {
     "headers": (lambda value: isinstance(value, dict), "a mapping"),
     "form": (lambda value: isinstance(value, dict), "a mapping"),
+    "archive": (
+        lambda value: (
+            isinstance(value, dict) and isinstance(value.get("members"), list)
+        ),
+        "a mapping with members",
+    ),
     "query": (
         lambda value: isinstance(value, dict) or _is_pairs(value),
         "a mapping or pairs",
@@ -460,7 +466,12 @@ class ItemRun:
         return forged
 
     def _build(self, step: Step, spec: dict, headers: dict[str, str]) -> HttpRequest:
-        return self.target.build(spec, headers)
+        try:
+            return self.target.build(spec, headers)
+        except ValueError as exc:  # an archive its format cannot hold
+            raise self._error(
+                step, "request", str(exc), "change the step's `archive:`"
+            ) from None
 
     def _exchange(
         self,
@@ -507,6 +518,8 @@ class ItemRun:
             )
         if expect.fields:
             findings += self._check_fields(step, exchange, context)
+        if expect.close_to:
+            findings += self._check_close_to(step, exchange, context)
         if expect.indistinguishable:
             findings += self._check_missing(step, exchange, context, headers)
         if expect.audit:
@@ -525,6 +538,19 @@ class ItemRun:
             except template.TemplateError:
                 actual[path] = "(absent)"
         return checks.check_fields(step, exchange, actual, wanted)
+
+    def _check_close_to(
+        self, step: Step, exchange: Exchange, context: template.Context
+    ) -> list[Finding]:
+        wanted = self._expand(step, "expect", step.expect.close_to, context)
+        lookup = template.Context(exchange.response.view())
+        actual = {}
+        for path in wanted:
+            try:
+                actual[path] = lookup.lookup(path)
+            except template.TemplateError:
+                actual[path] = "(absent)"
+        return checks.check_close_to(step, exchange, actual, wanted)
 
     def _check_missing(
         self, step: Step, exchange: Exchange, context: template.Context, headers: dict

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import schema, techniques, template, yamlfile
+from harness import archives, schema, techniques, template, yamlfile
 from harness.schema import (
     BOOL,
     SCALAR,
@@ -87,6 +87,32 @@ MULTIPART_PART = OneOf(
     describe="a value, or {filename, content, content_type} for a file",
     example="{filename: report.txt, content: hello}",
 )
+ARCHIVE_MEMBER = Record(
+    "an archive member",
+    {
+        "name": Field(Str(), True, "name: ../../etc/passwd"),
+        "content": Field(Str()),
+        "symlink": Field(Str(describe="the link's target, as written")),
+        "hardlink": Field(Str(describe="the link's target, as written")),
+    },
+    at_most_one=(("content", "symlink", "hardlink"),),
+)
+ARCHIVE = Record(
+    "an archive body",
+    {
+        "format": Field(Str(choices=archives.FORMATS), False, "format: tar"),
+        "members": Field(
+            ListOf(
+                ARCHIVE_MEMBER,
+                min_items=1,
+                describe="a non-empty list of members",
+                example="[{name: ../x, content: planted}]",
+            ),
+            True,
+            "members: [{name: ../x, content: planted}]",
+        ),
+    },
+)
 _REQUEST_FIELDS = {
     "method": Field(Str(), False, "method: GET"),
     "path": Field(Str(describe="a path such as '/v1/agents/{{agent_id}}'")),
@@ -108,6 +134,7 @@ _REQUEST_FIELDS = {
     "body": Field(Str()),
     "form": Field(_or_template(MapOf(SCALAR), "a mapping of form fields")),
     "multipart": Field(_or_template(MapOf(MULTIPART_PART), "a mapping of parts")),
+    "archive": Field(_or_template(ARCHIVE, "{format, members}: a zip or tar")),
 }
 REQUEST = Record("a request", _REQUEST_FIELDS, exclusive=(("path", "endpoint"),))
 BURST_REQUEST = Record(
@@ -120,7 +147,7 @@ BURST_REQUEST = Record(
     },
     exclusive=(("path", "endpoint"),),
 )
-BODY_KEYS = ("json", "body", "form", "multipart")
+BODY_KEYS = ("json", "body", "form", "multipart", "archive")
 AUTH = Record(
     "auth",
     {
@@ -160,6 +187,13 @@ EXPECT = Record(
         ),
         "absent": Field(ListOf(Str())),
         "fields": Field(MapOf(AnyValue(), example="{body.name: '{{old_name}}'}")),
+        "close_to": Field(
+            MapOf(
+                ListOf(AnyValue(), min_items=2),
+                min_items=1,
+                example="{headers.Retry-After: ['{{local | until_midnight}}', 5]}",
+            )
+        ),
         "succeeded": Field(
             Record(
                 "the count of 2xx answers in a burst",
@@ -247,6 +281,7 @@ class Expect:
     audit: dict[str, Any] | None = None
     absent: tuple[str, ...] = ()
     fields: dict[str, Any] = field(default_factory=dict)
+    close_to: dict[str, Any] = field(default_factory=dict)
     succeeded: dict[str, Any] | None = None
     lines: dict[str, int] = field(default_factory=dict)
 
@@ -454,7 +489,7 @@ def _check_burst(document: Document, raw: dict, at: tuple) -> None:
             "a burst step cannot save values: its answers are many",
             "save from a step before or after the burst",
         )
-    per_answer = {"indistinguishable_from_missing", "audit", "fields"}
+    per_answer = {"indistinguishable_from_missing", "audit", "fields", "close_to"}
     for key in per_answer & set(raw.get("expect", {})) if "burst" in raw else ():
         raise document.error(
             (*at, "expect", key),
@@ -533,6 +568,7 @@ def _expect(
         audit=raw.get("audit"),
         absent=tuple(raw.get("absent", ())),
         fields=dict(raw.get("fields", {})),
+        close_to=dict(raw.get("close_to", {})),
         succeeded=raw.get("succeeded"),
         lines=lines,
     )
@@ -640,7 +676,8 @@ def _check_step_names(document: Document, step: Step, known: set) -> None:
         "parent": step.parent,
         "auth": step.auth,
         "expect": {
-            key: expect.get(key) for key in ("audit", "absent", "fields", "succeeded")
+            key: expect.get(key)
+            for key in ("audit", "absent", "fields", "close_to", "succeeded")
         },
     }
     for key, value in parts.items():

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from harness import template
+from harness import archives, template
 from harness.errors import TargetError
 from harness.http import (
     Exchange,
@@ -27,6 +27,7 @@ from harness.http import (
 from harness.profile import Profile
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+BODIES = ("json", "body", "form", "multipart", "archive")
 Recorder = Callable[[Exchange], None]
 DEFAULT_ROLES = ("admin",)
 
@@ -237,8 +238,8 @@ class Target:
         merged = {**base, **resolved}
         if headers:
             merged["headers"] = headers
-        if any(key in resolved for key in ("json", "body", "form", "multipart")):
-            for key in ("json", "body", "form", "multipart"):
+        if any(key in resolved for key in BODIES):
+            for key in BODIES:
                 if key in base and key not in resolved:
                     del merged[key]
         return merged
@@ -267,6 +268,8 @@ def _body(spec: Mapping[str, Any]) -> tuple[bytes, str | None]:
         ).encode(), "application/x-www-form-urlencoded"
     if "body" in spec:
         return template.render(spec["body"]).encode(), None
+    if "archive" in spec:
+        return archives.build(spec["archive"])
     return b"", None
 
 

@@ -16,12 +16,15 @@ are data, never templates: only matrix and case values are expanded again.
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 import string
 import urllib.parse
+import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 _TEMPLATE = re.compile(r"\{\{([^{}]*)\}\}")
@@ -300,6 +303,27 @@ _HOMOGLYPHS = str.maketrans(
 )
 
 
+def _until_midnight(value: Any) -> int:
+    """Seconds from `at` (Unix time) to the next 00:00 in `zone` (at least 1)."""
+    if not isinstance(value, Mapping) or not {"zone", "at"} <= set(value):
+        raise TemplateError(
+            f"until_midnight reads {{zone, at}}, not {_brief(value)}",
+            "give it a mapping such as {zone: Europe/Berlin, at: '{{now}}'}",
+        )
+    try:
+        zone = zoneinfo.ZoneInfo(str(value["zone"]))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise TemplateError(
+            f"until_midnight: {value['zone']!r} is not a time zone",
+            "write an IANA name such as Europe/Berlin or Pacific/Kiritimati",
+        ) from None
+    at = datetime.fromtimestamp(float(value["at"]), UTC)
+    midnight = datetime.combine(
+        at.astimezone(zone).date() + timedelta(days=1), time(0), tzinfo=zone
+    )
+    return max(1, math.ceil((midnight - at).total_seconds()))
+
+
 FILTERS: dict[str, Callable[[Any], Any]] = {
     "upper": lambda value: _text(value).upper(),
     "lower": lambda value: _text(value).lower(),
@@ -312,6 +336,7 @@ FILTERS: dict[str, Callable[[Any], Any]] = {
     "json": lambda value: json.dumps(value, separators=(",", ":")),
     "str": _text,
     "int": lambda value: int(_text(value)) if _text(value).isdigit() else value,
+    "until_midnight": _until_midnight,
 }
 
 
