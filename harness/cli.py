@@ -4,6 +4,8 @@
                     [PATHS or ITEM IDS...]
     tenantguard selftest [--engine opa|embedded] [--runs N] [PATHS...]
     tenantguard coverage [PATHS...] [--output FILE]
+    tenantguard load [--users N] [--spawn-rate R] [--duration S] [--tenants N]
+                     [--api-workers N] [--db sqlite|postgres|URL] [--processes N]
     tenantguard stack serve --engine opa|embedded --db URL --port N --variant NAME
     tenantguard tools install [opa|regal] | path opa|regal
     tenantguard policy test [POLICY_DIR] | data CONFIG_FILE | check [POLICY_DIR]
@@ -48,6 +50,7 @@ def parser() -> argparse.ArgumentParser:
     _add_coverage(commands)
     _add_stack(commands)
     _add_policy(commands)
+    _add_load(commands)
     tools = commands.add_parser("tools", help="install or locate OPA and Regal")
     tools.add_argument(
         "arguments", nargs=argparse.REMAINDER, help="install [NAME...] | path NAME"
@@ -243,6 +246,16 @@ def _add_policy(commands) -> None:
     )
 
 
+def _add_load(commands) -> None:
+    from harness.load import command as load  # never imports locust itself
+
+    load.add_arguments(
+        commands.add_parser(
+            "load", help="race many tenants for their quotas with Locust; verify"
+        )
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["audit"]:  # its own parser, so `audit verify --help` works
@@ -277,6 +290,10 @@ def _dispatch(options: argparse.Namespace) -> int:
         return _selftest(options)
     if options.command == "coverage":
         return _coverage(options)
+    if options.command == "load":
+        from harness.load import command as load
+
+        return load.run(options, echo=lambda line: print(line, flush=True))
     return run(options)
 
 
@@ -394,6 +411,9 @@ def pytest_arguments(
     """The pytest command line of a scenario run."""
     arguments = [*plugin_arguments(), "-c", str(ini), "--rootdir", str(Path.cwd())]
     arguments += ["-p", "no:cacheprovider", "-o", "junit_family=xunit2"]
+    # This process imported `harness` before pytest loads it as a plugin, so
+    # pytest cannot rewrite its asserts; findings never rely on them.
+    arguments += ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
     arguments += ["--junitxml", str(report_dir / "junit.xml")]
     arguments += ["--tg-report", str(report_dir / "report.json")]
     arguments += ["--tg-sarif", str(report_dir / "report.sarif")]
