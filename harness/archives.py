@@ -38,6 +38,9 @@ def build(archive: Mapping[str, Any]) -> tuple[bytes, str]:
     """The archive's bytes and its content type."""
     kind = str(archive.get("format", "zip"))
     members = list(archive.get("members") or ())
+    for member in members:
+        if not isinstance(member, Mapping) or "name" not in member:
+            raise ValueError(f"an archive member must be {{name, ...}}, not {member!r}")
     if kind == "zip":
         return _zip(members), CONTENT_TYPES[kind]
     if kind in ("tar", "tar.gz"):

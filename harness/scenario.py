@@ -100,13 +100,20 @@ ARCHIVE_MEMBER = Record(
 ARCHIVE = Record(
     "an archive body",
     {
-        "format": Field(Str(choices=archives.FORMATS), False, "format: tar"),
+        "format": Field(
+            _or_template(Str(choices=archives.FORMATS), "zip, tar or tar.gz"),
+            False,
+            "format: tar",
+        ),
         "members": Field(
-            ListOf(
-                ARCHIVE_MEMBER,
-                min_items=1,
-                describe="a non-empty list of members",
-                example="[{name: ../x, content: planted}]",
+            _or_template(
+                ListOf(
+                    ARCHIVE_MEMBER,
+                    min_items=1,
+                    describe="a non-empty list of members",
+                    example="[{name: ../x, content: planted}]",
+                ),
+                "a non-empty list of members",
             ),
             True,
             "members: [{name: ../x, content: planted}]",
