@@ -38,12 +38,15 @@ class ReferenceStack:
         variant: str | None = None,
         db_url: str | None = None,
         startup_timeout: float = 60.0,
+        workers: int = 1,
+        db_owner_url: str | None = None,
     ) -> None:
         if engine not in ENGINES:
             raise UsageError(f"engine must be one of {ENGINES}, got {engine!r}")
         self.workdir, self.engine, self.variant = Path(workdir), engine, variant
         self.db_url = db_url or f"sqlite:///{self.workdir / 'stack.db'}"
         self.startup_timeout = startup_timeout
+        self.workers, self.db_owner_url = workers, db_owner_url
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.operator_key = secrets.token_urlsafe(32)
@@ -106,6 +109,7 @@ class ReferenceStack:
             "--storage-dir", str(self.workdir),
             "--log-level", "warning",
         ]  # fmt: skip
+        command += ["--workers", str(self.workers)] if self.workers > 1 else []
         return command + (["--variant", self.variant] if self.variant else [])
 
     def _engine_arguments(self) -> list[str]:
@@ -128,6 +132,8 @@ class ReferenceStack:
                 filter(None, [str(REPO), environment.get("PYTHONPATH")])
             ),
         )
+        if self.db_owner_url:  # PostgreSQL: tables and row-level security
+            environment["TENANTGUARD_DB_OWNER_URL"] = self.db_owner_url
         return environment
 
     def output(self) -> str:

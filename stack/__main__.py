@@ -46,6 +46,9 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--log-level", default="info")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="uvicorn worker processes (OPA only)"
+    )
     return parser
 
 
@@ -72,7 +75,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("tenantguard.stack").info(
             "secrets: environment or %s", settings.secrets_file
         )
-        serve(settings, options.host, options.port, log_level=options.log_level)
+        serve(
+            settings,
+            options.host,
+            options.port,
+            log_level=options.log_level,
+            workers=options.workers,
+        )
     except TenantGuardError as error:
         print(f"python -m stack: {error}", file=sys.stderr)
         return 2

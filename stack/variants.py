@@ -93,9 +93,7 @@ class Variant:
 
     def reserve(self, scope: TenantScope, quotas: Quotas, kind, period, limit, seed):
         """One quota slot, taken by a single conditional UPDATE (atomic)."""
-        return quotas.reserve(
-            scope.session, scope.tenant_id, kind, period, limit, seed
-        )
+        return quotas.reserve(scope.session, scope.tenant_id, kind, period, limit, seed)
 
 
 class AgentReadNoTenantCheck(Variant):
