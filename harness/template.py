@@ -324,6 +324,26 @@ def _until_midnight(value: Any) -> int:
     return max(1, math.ceil((midnight - at).total_seconds()))
 
 
+MAX_REPEAT = 16 * 1024 * 1024  # characters a `repeat` may make
+
+
+def _repeat(value: Any) -> str:
+    """`text` written `times` times: an oversized body without a huge file."""
+    if not isinstance(value, Mapping) or not {"text", "times"} <= set(value):
+        raise TemplateError(
+            f"repeat reads {{text, times}}, not {_brief(value)}",
+            "give it a mapping such as {text: x, times: 2000000}",
+        )
+    text, times = _text(value["text"]), value["times"]
+    if not isinstance(times, int) or not 0 <= len(text) * times <= MAX_REPEAT:
+        raise TemplateError(
+            f"repeat: {times!r} times {len(text)} characters is not a whole "
+            f"number of at most {MAX_REPEAT} characters",
+            "repeat a shorter text, or fewer times",
+        )
+    return text * times
+
+
 FILTERS: dict[str, Callable[[Any], Any]] = {
     "upper": lambda value: _text(value).upper(),
     "lower": lambda value: _text(value).lower(),
@@ -337,6 +357,7 @@ FILTERS: dict[str, Callable[[Any], Any]] = {
     "str": _text,
     "int": lambda value: int(_text(value)) if _text(value).isdigit() else value,
     "until_midnight": _until_midnight,
+    "repeat": _repeat,
 }
 
 

@@ -1,5 +1,6 @@
 """Archive bodies written as data, the `until_midnight` filter on a pinned
-clock, and the `close_to` check with its failing twin."""
+clock, `repeat` for oversized bodies, and the `close_to` check with its
+failing twin."""
 
 from __future__ import annotations
 
@@ -185,3 +186,17 @@ def test_close_to_is_refused_in_a_burst(load):
     """
     with pytest.raises(ScenarioError, match="`close_to` checks one answer"):
         load(text)
+
+
+def test_repeat_writes_an_oversized_value():
+    context = template.Context({"big": {"text": "ab", "times": 3}})
+
+    assert template.expand("{{big | repeat}}", context) == "ababab"
+
+
+@pytest.mark.parametrize("times", [-1, "3", template.MAX_REPEAT + 1])
+def test_repeat_refuses_what_it_cannot_make(times):
+    context = template.Context({"big": {"text": "x", "times": times}})
+
+    with pytest.raises(template.TemplateError, match="repeat"):
+        template.expand("{{big | repeat}}", context)
