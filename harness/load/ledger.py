@@ -7,7 +7,6 @@ it without importing locust.
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,9 +43,13 @@ class Ledger:
     first: float | None = None
     last: float | None = None
 
-    def note(self, tenant_id: str, zone: str, kind: str, status: int, body_id=None):
-        """One answer: `kind` is "agents" or "executions", status 0 = none."""
-        moment = time.time()
+    def note(
+        self, tenant_id: str, zone: str, kind: str, status: int, *, now: float,
+        body_id: str | None = None, retry_after: str | None = None,
+    ) -> None:  # fmt: skip
+        """One answer, read at `now` (a Unix time): `kind` is "agents" or
+        "executions", status 0 means no answer at all."""
+        moment = now
         self.first = self.first if self.first is not None else moment
         self.last = moment
         tally = self.tenants[tenant_id]
@@ -54,7 +57,7 @@ class Ledger:
         if 200 <= status < 300 and body_id:
             tally.admitted[kind].append(body_id)
         elif status == 429:
-            tally.refused[kind][_period(kind, zone, moment)] += 1
+            tally.refused[kind][_period(kind, zone, moment, retry_after)] += 1
 
     def write(self, path: Path) -> None:
         document = {
@@ -65,9 +68,14 @@ class Ledger:
         Path(path).write_text(json.dumps(document), encoding="utf-8")
 
 
-def _period(kind: str, zone: str, moment: float) -> str:
+def _period(kind: str, zone: str, moment: float, retry_after: str | None) -> str:
+    """The period the stack refused in. For a daily limit, Retry-After points
+    at the stack's next midnight; three hours before it is surely the refused
+    day, even when the answer crossed midnight on its way back."""
     if kind == "agents":
         return STANDING
+    if retry_after and retry_after.isdigit():
+        moment += int(retry_after) - 3 * 3600
     return tenant_day(datetime.fromtimestamp(moment, UTC), ZoneInfo(zone))
 
 

@@ -11,6 +11,7 @@ same instant, so each burst races for the tenant's last slots.
 from __future__ import annotations
 
 import itertools
+import time
 
 import gevent
 from gevent.event import Event
@@ -90,8 +91,9 @@ class TenantRacer(FastHttpUser):
         ) as answer:
             status = answer.status_code or 0
             RunState.ledger.note(
-                self.tenant.id, self.tenant.timezone, kind, status, _id(answer)
-            )
+                self.tenant.id, self.tenant.timezone, kind, status, now=time.time(),
+                body_id=_id(answer), retry_after=answer.headers.get("Retry-After"),
+            )  # fmt: skip
             if status in (201, 429):
                 answer.success()
             else:

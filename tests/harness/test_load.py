@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -134,16 +135,36 @@ def test_ledgers_of_several_processes_merge(tmp_path):
     ]
 
 
-def test_a_ledger_records_refusals_on_the_tenants_local_day(tmp_path):
+JUST_AFTER_MIDNIGHT = datetime(2026, 12, 5, 0, 0, 0, 200_000, tzinfo=UTC).timestamp()
+
+
+def refused_days(tmp_path, zone: str, kind: str, retry_after: str | None) -> set:
     book = ledger.Ledger()
-    book.note("tight", "Pacific/Kiritimati", "executions", 429)
-    book.note("tight", "Pacific/Kiritimati", "agents", 429)
+    book.note(
+        "tight", zone, kind, 429, now=JUST_AFTER_MIDNIGHT, retry_after=retry_after
+    )
     book.write(tmp_path / "ledger-local-1.json")
+    return set(ledger.read_all(tmp_path)["tenants"]["tight"]["refused"][kind])
 
-    refused = ledger.read_all(tmp_path)["tenants"]["tight"]["refused"]
 
-    assert set(refused["agents"]) == {""}
-    assert len(refused["executions"]) == 1
+def test_a_refusal_read_after_midnight_counts_for_the_day_it_was_refused(tmp_path):
+    # Refused at 23:59:59.x (Retry-After: 1), the answer read just after 00:00.
+    assert refused_days(tmp_path, "UTC", "executions", "1") == {"2026-12-04"}
+
+
+def test_a_refusal_after_midnight_counts_for_the_new_day(tmp_path):
+    assert refused_days(tmp_path, "UTC", "executions", "86400") == {"2026-12-05"}
+
+
+def test_refusals_count_on_the_tenants_own_day(tmp_path):
+    # 00:00 UTC is 13:00 in Auckland, already 5 December there.
+    assert refused_days(tmp_path, "Pacific/Auckland", "executions", "39600") == {
+        "2026-12-05"
+    }
+
+
+def test_agent_refusals_have_the_standing_period(tmp_path):
+    assert refused_days(tmp_path, "UTC", "agents", "60") == {""}
 
 
 def test_every_fourth_tenant_is_roomy_and_the_others_tight():
