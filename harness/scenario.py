@@ -447,8 +447,8 @@ def _step(document: Document, section: str, index: int, raw: dict) -> Step:
     lines = {key: document.line((*at, key)) for key in raw}
     _check_auth(document, raw.get("auth"), (*at, "auth"))
     _check_request(document, raw.get("request"), (*at, "request"))
-    for index, request in enumerate(raw.get("burst") or ()):
-        _check_request(document, request, (*at, "burst", index))
+    for number, request in enumerate(raw.get("burst") or ()):
+        _check_request(document, request, (*at, "burst", number))
     _check_burst(document, raw, at)
     if actor == "operator" and raw.get("auth"):
         raise document.error(

@@ -200,3 +200,16 @@ def test_repeat_refuses_what_it_cannot_make(times):
 
     with pytest.raises(template.TemplateError, match="repeat"):
         template.expand("{{big | repeat}}", context)
+
+
+def test_a_burst_of_several_requests_keeps_its_step_index(load):
+    text = """\
+    id: b
+    title: b
+    technique: F39
+    attack:
+      - burst: [{method: GET, path: /a}, {method: GET, path: /b}, {method: GET, path: /c}]
+    """
+    scenario = load(text)
+
+    assert [step.index for step in scenario.attack] == [0]
