@@ -106,8 +106,10 @@ class Quotas:
         """Take one slot if `used < limit`, atomically; `seed()` counts the
         work already there when the counter row does not exist yet."""
         used = self._increment(session, tenant_id, kind, period, limit)
-        if used is None and self.used(session, tenant_id, kind, period) is None:
-            self._create(session, tenant_id, kind, period, seed())
+        if used is None:
+            # No row, or a full one. A row another request created since the
+            # UPDATE ran is only seen by a second UPDATE, so always retry once.
+            self.ensure(session, tenant_id, kind, period, seed)
             used = self._increment(session, tenant_id, kind, period, limit)
         if used is not None:
             return Reservation(kind, period, True, used - 1)

@@ -119,7 +119,7 @@ def run(options: argparse.Namespace, echo=print) -> int:
     report_dir = options.report_dir.resolve()
     report_dir.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as started:
-        base_url, operator_key = _target(options, started, echo)
+        base_url, operator_key, stack = _target(options, started, echo)
         ttl = int(options.duration) + 3600
         planned = plan.provision(base_url, operator_key, options.tenants, ttl)
         echo(f"tenantguard load: {len(planned.tenants)} tenants, {options.users} users, "
@@ -128,6 +128,8 @@ def run(options: argparse.Namespace, echo=print) -> int:
         usages = {
             t.id: plan.read_usage(base_url, operator_key, t.id) for t in planned.tenants
         }
+        if stack is not None:  # its warnings and tracebacks, for any 5xx
+            (report_dir / "stack.log").write_text(stack.output(), encoding="utf-8")
     return _report(planned, usages, report_dir, echo)
 
 
@@ -151,9 +153,10 @@ def _mode(options) -> str:
     return "one Locust process"
 
 
-def _target(options, started: contextlib.ExitStack, echo) -> tuple[str, str]:
+def _target(options, started: contextlib.ExitStack, echo):
+    """(base URL, operator key, the stack started for the run or None)."""
     if options.target or options.base_url:
-        return _profile_target(options)
+        return (*_profile_target(options), None)
     from harness.stackproc import ReferenceStack
 
     workdir = Path(
@@ -167,7 +170,7 @@ def _target(options, started: contextlib.ExitStack, echo) -> tuple[str, str]:
     started.enter_context(stack)
     echo(f"tenantguard load: {stack.describe()}, {options.api_workers} API workers, "
          f"database {options.db if options.db in ('sqlite', 'postgres') else 'from --db'}")  # fmt: skip
-    return stack.url, stack.operator_key
+    return stack.url, stack.operator_key, stack
 
 
 def _database(options, started: contextlib.ExitStack) -> tuple[str | None, str | None]:

@@ -216,6 +216,25 @@ def test_a_burst_of_racing_reservations_admits_exactly_the_limit(database):
     assert used(database, acme) == 5
 
 
+def test_a_burst_on_a_counter_not_yet_created_refuses_nobody_under_the_limit(
+    database,
+):
+    # The first burst of a day races to create the counter row: a request
+    # whose UPDATE ran before the row existed must still get its slot.
+    acme = tenant(database)
+    start = threading.Barrier(16)
+
+    def race(_):
+        start.wait(timeout=30)
+        return reserve(database, acme, limit=1000).admitted
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        admitted = list(pool.map(race, range(16)))
+
+    assert admitted == [True] * 16
+    assert used(database, acme) == 16
+
+
 def test_read_then_write_under_the_same_race_over_admits(database):
     # The twin of the test above: the burst it survives is one that breaks a
     # counter read, then written (the harness's quota_read_then_write).
