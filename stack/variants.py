@@ -8,19 +8,25 @@ its variant by name from `VARIANTS` (setting `variant`, default "correct").
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 import jwt
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
+from enforcement.keys import DataKey, TenantKeySet
 from enforcement.quota import Quotas, Reservation
+from enforcement.storage import TenantStorage
 from enforcement.tenancy import Tenancy
 from stack.auth import Principal, decode_claims
 from stack.db import Agent, Credential, Execution, QuotaCounter
 from stack.errors import ApiError, Forbidden, NotFound
 from stack.ids import is_tenant_id
+from stack.keys import TenantKeys
 from stack.scope import TenantScope, page, unscoped_get
 
 
@@ -91,9 +97,32 @@ class Variant:
         """Whose storage root a file read goes to: the caller's."""
         return principal.tenant
 
-    def reserve(self, scope: TenantScope, quotas: Quotas, kind, period, limit, seed):
-        """One quota slot, taken by a single conditional UPDATE (atomic)."""
+    def reserve(
+        self, scope: TenantScope, quotas: Quotas, kind, period, limit, seed, current
+    ) -> Reservation:
+        """One quota slot, taken by a single conditional UPDATE (atomic);
+        `current` is the count the policy was asked about, already stale."""
         return quotas.reserve(scope.session, scope.tenant_id, kind, period, limit, seed)
+
+    def read_stored(
+        self, files: TenantStorage, tenant: str, relative: str, allow: Callable
+    ) -> bytes | None:
+        """A stored path's bytes: its text allowed by the storage policy
+        (`allow`), then read by the tenant-root resolver (no link followed)."""
+        allow()
+        return files.read_bytes(tenant, relative)
+
+    def tenant_keyset(
+        self, keys: TenantKeys, session: Session, tenant: str
+    ) -> TenantKeySet:
+        """The caller's own tenant keys, bound to its tenant."""
+        return keys.keyset(session, tenant)
+
+    def credential_fields(
+        self, credential: Credential, view: dict[str, Any]
+    ) -> dict[str, Any]:
+        """What an answer shows of a credential: the view, nothing of the row."""
+        return view
 
 
 class AgentReadNoTenantCheck(Variant):
@@ -173,17 +202,63 @@ class FileCrossTenant(Variant):
 class QuotaReadThenWrite(Variant):
     name = "quota_read_then_write"
 
-    def reserve(self, scope: TenantScope, quotas: Quotas, kind, period, limit, seed):
-        used = quotas.ensure(scope.session, scope.tenant_id, kind, period, seed)
-        if used >= limit:
-            return Reservation(kind, period, False, used)
+    def reserve(
+        self, scope: TenantScope, quotas: Quotas, kind, period, limit, seed, current
+    ) -> Reservation:
+        # Trusts the count it read before asking the policy, and writes it + 1.
         counter = update(QuotaCounter).where(
             QuotaCounter.tenant_id == scope.tenant_id,
             QuotaCounter.kind == kind,
             QuotaCounter.period == period,
         )
-        scope.session.execute(counter.values(used=used + 1))  # a lost update
-        return Reservation(kind, period, True, used)
+        scope.session.execute(counter.values(used=current + 1))  # a lost update
+        return Reservation(kind, period, True, current)
+
+
+class RolesIgnored(Variant):
+    name = "roles_ignored"
+
+    def effective_principal(
+        self, principal: Principal, headers: Mapping[str, str]
+    ) -> Principal:
+        return replace(principal, roles=("admin",))  # the token's roles unread
+
+
+class CredentialRowExposed(Variant):
+    name = "credential_row_exposed"
+
+    def credential_fields(
+        self, credential: Credential, view: dict[str, Any]
+    ) -> dict[str, Any]:
+        sealed = base64.b64encode(credential.ciphertext).decode()
+        row = {"tenant_id": credential.tenant_id, "key_id": credential.key_id}
+        return {**view, **row, "ciphertext": sealed}
+
+
+class StorageStripsDotdotOnce(Variant):
+    name = "storage_strips_dotdot_once"
+
+    def read_stored(
+        self, files: TenantStorage, tenant: str, relative: str, allow: Callable
+    ) -> bytes | None:
+        cleaned = relative.replace("../", "")  # one pass: "....//" becomes "../"
+        try:
+            return (files.root(tenant) / cleaned).read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+
+
+SHARED_KEY = hashlib.sha256(b"tenantguard variant shared_tenant_key").digest()
+
+
+class SharedTenantKey(Variant):
+    name = "shared_tenant_key"
+
+    def tenant_keyset(
+        self, keys: TenantKeys, session: Session, tenant: str
+    ) -> TenantKeySet:
+        shared = DataKey("shared", "k_shared", SHARED_KEY)  # no tenant bound
+        return TenantKeySet("shared", shared, ())
 
 
 VARIANTS: dict[str, Variant] = {
@@ -199,5 +274,9 @@ VARIANTS: dict[str, Variant] = {
         CredentialListLeak(),
         FileCrossTenant(),
         QuotaReadThenWrite(),
+        RolesIgnored(),
+        CredentialRowExposed(),
+        StorageStripsDotdotOnce(),
+        SharedTenantKey(),
     )
 }

@@ -56,7 +56,7 @@ def create_credential(body: CredentialCreate, ctx: Ctx) -> dict[str, Any]:
     )
     ctx.scope.add(credential)
     ctx.session.commit()
-    return credential_view(credential)
+    return ctx.variant.credential_fields(credential, credential_view(credential))
 
 
 @router.post("/credentials/{credential_id}/verify")
@@ -87,7 +87,9 @@ def _open(
 def _tenant_keys(ctx: Ctx, target: Target) -> TenantKeySet:
     """The caller's tenant keys; a key that does not unwrap is audited, 503."""
     try:
-        return ctx.services.keys.keyset(ctx.session, ctx.principal.tenant)
+        return ctx.variant.tenant_keyset(
+            ctx.services.keys, ctx.session, ctx.principal.tenant
+        )
     except KeyUnavailable:
         ctx.enforcer.record("denied", "key_unavailable", target)
         raise Unavailable() from None
@@ -99,13 +101,14 @@ def list_credentials(
 ) -> dict[str, Any]:
     ctx.enforcer.access(Target("list", "credential"), ctx.principal.tenant)
     credentials, total = ctx.variant.list_credentials(ctx.scope, limit, offset)
-    return {"items": [credential_view(c) for c in credentials], "total": total}
+    items = [ctx.variant.credential_fields(c, credential_view(c)) for c in credentials]
+    return {"items": items, "total": total}
 
 
 @router.get("/credentials/{credential_id}")
 def read_credential(credential_id: CredentialId, ctx: Ctx) -> dict[str, Any]:
-    target = Target("read", "credential", credential_id)
-    return credential_view(ctx.resolve(Credential, target))
+    credential = ctx.resolve(Credential, Target("read", "credential", credential_id))
+    return ctx.variant.credential_fields(credential, credential_view(credential))
 
 
 @router.delete("/credentials/{credential_id}", status_code=204)

@@ -162,10 +162,14 @@ def list_archive(name: FileName, ctx: Ctx) -> dict[str, Any]:
 
 @router.get("/archives/{name}/{member:path}")
 def read_member(name: FileName, member: MemberPath, ctx: Ctx) -> Response:
-    target = _allow(ctx, "read", archive_path(name, member), f"{name}/{member}")
+    relative, resource_id = archive_path(name, member), f"{name}/{member}"
+    target = Target("read", "file", resource_id)
     with _resolver(ctx, target):
-        data = ctx.services.files.read_bytes(
-            ctx.principal.tenant, archive_path(name, member)
+        data = ctx.variant.read_stored(
+            ctx.services.files,
+            ctx.principal.tenant,
+            relative,
+            lambda: _allow(ctx, "read", relative, resource_id),
         )
     if data is None:
         ctx.enforcer.missing(target)

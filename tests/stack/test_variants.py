@@ -4,7 +4,9 @@ shut. Every attack below runs against both."""
 from __future__ import annotations
 
 import base64
+import io
 import json
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
@@ -84,6 +86,29 @@ def _quota_race(stack, acme, globex) -> bool:
     return False
 
 
+def _viewer_writes(stack, acme, globex) -> bool:
+    viewer = stack.tenant("acme", roles=("viewer",))
+    return viewer.post("/v1/agents", json={"name": "by a viewer"}).status_code == 201
+
+
+def _credential_row(stack, acme, globex) -> bool:
+    created = acme.post("/v1/credentials", json={"name": "c", "secret": "s"}).json()
+    return "ciphertext" in acme.get(f"/v1/credentials/{created['id']}").json()
+
+
+def _strip_once(stack, acme, globex) -> bool:
+    globex.put("/v1/files/report.txt", content=b"canary")
+    acme.put("/v1/archives/pack", content=_zip(("a.txt", b"A")))
+    escape = "....//....//....//globex/files/report.txt"
+    return acme.get(f"/v1/archives/pack/{escape}").content == b"canary"
+
+
+def _shared_key(stack, acme, globex) -> bool:
+    same = {"name": "same", "secret": "the same secret"}
+    mine = acme.post("/v1/credentials", json=same).json()["fingerprint"]
+    return globex.post("/v1/credentials", json=same).json()["fingerprint"] == mine
+
+
 ATTACKS = {
     "agent_read_no_tenant_check": _foreign_agent,
     "forbidden_not_404": _forbidden_oracle,
@@ -93,6 +118,10 @@ ATTACKS = {
     "child_via_wrong_parent": _wrong_parent,
     "credential_list_leak": _credential_list,
     "file_cross_tenant": _file_query,
+    "roles_ignored": _viewer_writes,
+    "credential_row_exposed": _credential_row,
+    "storage_strips_dotdot_once": _strip_once,
+    "shared_tenant_key": _shared_key,
     "quota_read_then_write": _quota_race,
 }
 
@@ -148,3 +177,11 @@ def _list_agents(stack, token: str) -> str:
     return stack.client.get(
         "/v1/agents", headers={"Authorization": f"Bearer {token}"}
     ).text
+
+
+def _zip(*members: tuple[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        for name, data in members:
+            bundle.writestr(name, data)
+    return buffer.getvalue()
