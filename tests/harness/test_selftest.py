@@ -111,3 +111,56 @@ def test_selftest_on_opa_catches_a_variant_and_passes_the_correct_stack(
     assert "forbidden_not_404: caught" in done.stdout
     assert "exists-but-not-yours (" in done.stdout
     assert (tmp_path / "run-1" / "forbidden_not_404" / "report.sarif").is_file()
+
+
+# The variants of groups B, C, E and H, each with the scenario meant to catch it.
+CATCHERS = {
+    "roles_ignored": (
+        "scenarios/b17-viewer-cannot-write.yaml",
+        "viewer-cannot-write (",
+    ),
+    "credential_row_exposed": (
+        "scenarios/h49-seal-bound-to-its-tenant.yaml",
+        "seal-bound-to-its-tenant (",
+    ),
+    "storage_strips_dotdot_once": (
+        "scenarios/e33-filter-stripping-bypass.yaml",
+        "filter-stripping-bypass (",
+    ),
+    "shared_tenant_key": (
+        "scenarios/h49-seal-bound-to-its-tenant.yaml",
+        "seal-bound-to-its-tenant (",
+    ),
+}
+
+
+def test_selftest_on_opa_catches_the_b_c_e_and_h_variants(tmp_path, opa_binary):
+    variants = [
+        option for name in ["correct", *CATCHERS] for option in ("--variant", name)
+    ]
+    paths = sorted({path for path, _ in CATCHERS.values()})
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "selftest", "--engine", "opa",
+         *variants, "-n", "2", "--report-dir", str(tmp_path), *paths],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "correct: clean" in done.stdout
+    for variant, (_, caught_by) in CATCHERS.items():
+        assert caught_by in _matrix_detail(done.stdout, variant), variant
+
+
+def _matrix_detail(output: str, variant: str) -> str:
+    """The indented lines under `variant: caught` in the kill matrix."""
+    lines = output.split(f"\n{variant}: caught", 1)[1].splitlines()[1:]
+    detail = []
+    for line in lines:
+        if not line.startswith("    "):
+            break
+        detail.append(line)
+    return "\n".join(detail)
