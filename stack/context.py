@@ -240,6 +240,10 @@ def tenant_context(request: Request) -> Iterator[TenantContext]:
     with services.sessions() as session:
         Tenancy.enter(session, principal.tenant)
         _check_tenant_exists(request, session, principal)
+        # Hand the connection back to the pool: FastAPI runs this dependency
+        # and the route in different threads, and connections held while
+        # requests wait for a thread starved the pool under load (500s).
+        session.commit()
         enforcer = Enforcer(
             engine=services.engine,
             audit=services.audit,

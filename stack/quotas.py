@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from enforcement.quota import (
@@ -61,22 +61,30 @@ def reserve_execution(ctx: Any, target: Target) -> None:
     _admit(ctx, target, "executions_per_day", day, seed, retry_after)
 
 
-def release_agent(scope: TenantScope) -> None:
-    """A deleted agent gives its slot back (in the delete's transaction)."""
-    QUOTAS.release(scope.session, scope.tenant_id, "agents", STANDING)
+def remove_agent(scope: TenantScope, agent: Agent) -> bool:
+    """Delete `agent` and give its slot back, in one transaction; False if a
+    racing delete removed the row first (then no slot is freed twice)."""
+    statement = delete(Agent).where(
+        Agent.tenant_id == scope.tenant_id, Agent.id == agent.id
+    )
+    options = {"synchronize_session": False}
+    removed = scope.session.execute(statement.execution_options(**options)).rowcount
+    if removed:
+        QUOTAS.release(scope.session, scope.tenant_id, "agents", STANDING)
+    return bool(removed)
 
 
 def _admit(ctx, target, kind: str, period: str, seed: Callable[[], int], retry):
-    limit = _configured_limit(ctx.scope, kind)
-    reservation = ctx.variant.reserve(ctx.scope, QUOTAS, kind, period, limit, seed)
-    ctx.enforcer.limit(target, kind, reservation.current, retry)
-    if reservation.admitted:
-        return
+    scope = ctx.scope
+    current = QUOTAS.ensure(scope.session, scope.tenant_id, kind, period, seed)
+    ctx.enforcer.limit(target, kind, current, retry)
 
-    log.error(
-        "tenant %s: the counter refused %s the policy allowed",
-        ctx.scope.tenant_id,
-        kind,
+    limit = _configured_limit(scope, kind)
+    taken = ctx.variant.reserve(scope, QUOTAS, kind, period, limit, seed, current)
+    if taken.admitted:
+        return
+    log.debug(
+        "tenant %s: a racing request took the last %s slot", scope.tenant_id, kind
     )
     ctx.enforcer.record("denied", "limit_exceeded", target)
     raise LimitExceeded(None, retry)

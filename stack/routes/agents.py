@@ -10,7 +10,7 @@ from stack.clock import iso
 from stack.db import Agent, Execution
 from stack.ids import AGENT_ID, EXECUTION_ID, new_id
 from stack.policy import Target
-from stack.quotas import release_agent, reserve_agent, reserve_execution
+from stack.quotas import remove_agent, reserve_agent, reserve_execution
 from stack.routes.common import Ctx, Limit, Offset
 from stack.schemas import AgentCreate, AgentPatch, ExecutionCreate
 from stack.scope import page
@@ -97,9 +97,10 @@ def _update(ctx: Ctx, agent: Agent, changes: dict[str, Any]) -> dict[str, Any]:
 
 @router.delete("/agents/{agent_id}", status_code=204)
 def delete_agent(agent_id: AgentId, ctx: Ctx) -> Response:
-    agent = ctx.resolve(Agent, Target("delete", "agent", agent_id))
-    ctx.scope.delete(agent)
-    release_agent(ctx.scope)
+    target = Target("delete", "agent", agent_id)
+    agent = ctx.resolve(Agent, target)
+    if not remove_agent(ctx.scope, agent):  # a racing delete removed it first
+        ctx.enforcer.missing(target)
     ctx.session.commit()
     return Response(status_code=204)
 

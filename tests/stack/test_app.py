@@ -79,6 +79,7 @@ def test_the_openapi_document_lists_every_route_of_api_md(stack):
         "/admin/tenants",
         "/admin/tenants/{tenant_id}",
         "/admin/tenants/{tenant_id}/tokens",
+        "/admin/tenants/{tenant_id}/usage",
         "/admin/tenants/{tenant_id}/keys",
         "/admin/tenants/{tenant_id}/keys/rotate",
         "/admin/tenants/{tenant_id}/keys/reencrypt",
