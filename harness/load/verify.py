@@ -121,7 +121,7 @@ def check_tenant(tenant: PlannedTenant, tally: dict, usage: dict) -> TenantCheck
         executions_in_stack=len(usage["executions"]["ids"]),
         agents_in_stack=usage["agents"]["count"],
         over_admitted=_over_admitted(tenant, usage),
-        lost=_lost(tally.get("admitted", {}), usage),
+        lost=_lost(tally.get("admitted", {}), usage, statuses),
         server_errors=sum(n for (_, s), n in statuses.items() if s >= 500),
         no_answer=sum(n for (_, s), n in statuses.items() if s == 0),
         unexpected=sum(n for (_, s), n in statuses.items() if _unexpected(s)),
@@ -148,10 +148,13 @@ def _over_admitted(tenant: PlannedTenant, usage: dict) -> int:
     return over + max(0, usage["agents"]["count"] - tenant.max_agents)
 
 
-def _lost(admitted: dict[str, list[str]], usage: dict) -> int:
+def _lost(admitted: dict[str, list[str]], usage: dict, statuses: Counter) -> int:
+    """Admitted IDs the stack does not hold, and 201s that named no ID at all
+    (nothing to look for is as bad as a missing row)."""
     held = set(usage["executions"]["ids"]) | set(usage["agents"]["ids"])
-    seen = set(admitted.get("executions", [])) | set(admitted.get("agents", []))
-    return len(seen - held)
+    named = [*admitted.get("executions", []), *admitted.get("agents", [])]
+    unnamed = statuses[("executions", 201)] + statuses[("agents", 201)] - len(named)
+    return len(set(named) - held) + max(0, unnamed)
 
 
 def _refused_under_limit(tenant: PlannedTenant, tally: dict, usage: dict) -> int:

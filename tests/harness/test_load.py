@@ -73,6 +73,12 @@ def test_an_admitted_execution_the_stack_does_not_hold_is_lost():
     assert (result.failures, result.lost) == (["lost"], 1)
 
 
+def test_a_201_that_names_no_id_counts_as_lost():
+    seen = tally({"executions 201": 2}, ["ex_1"])
+
+    assert check(seen, usage(["ex_1"])).lost == 1
+
+
 def test_every_5xx_and_every_missing_answer_fails():
     seen = tally({"executions 201": 1, "executions 503": 2, "agents 0": 1}, ["ex_1"])
 
@@ -108,7 +114,7 @@ def test_the_table_ends_with_the_verdict_and_the_rate():
     seen = {
         "first": 10.0,
         "last": 12.0,
-        "tenants": {"tight": tally({"executions 201": 4})},
+        "tenants": {"tight": tally({"executions 201": 4}, "abcd")},
     }
 
     verdict = verify.verify(plan, seen, {"tight": usage(["a", "b", "c", "d"])})
