@@ -66,7 +66,7 @@ class Embedded:
                 interpreter.add_module(name, source)
             interpreter.add_data_json(json.dumps(self._data))
             bundle = interpreter.build(None, list(self._entry_points))
-        except regopy.RegoError as exc:
+        except (regopy.RegoError, ValueError) as exc:
             raise EngineError(f"regopy could not compile the policies: {exc}") from exc
         if not bundle.ok():
             raise EngineError(f"regopy could not compile the policies: {bundle.node()}")
@@ -92,8 +92,10 @@ class Embedded:
             output = self._interpreter.query_bundle_entrypoint(
                 self._bundle, entry_point
             )
-        except regopy.RegoError as exc:
-            log.warning("regopy failed on %s: %s", entry_point, exc)
+        except (regopy.RegoError, ValueError) as exc:
+            # ValueError: regopy's wrapper parses its core's output as JSON, and
+            # that output is not JSON after arithmetic on floats near 1e-308.
+            log.warning("regopy failed on %s: %r", entry_point, exc)
             return None
         return str(output) if output.ok() else None
 

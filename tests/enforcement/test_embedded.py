@@ -47,6 +47,37 @@ def test_input_that_is_not_json_is_an_error(rogue):
     assert_denied(rogue.decide("rogue/good", {"x": float("nan")}), "engine_error")
 
 
+ARITHMETIC_POLICY = """\
+package arithmetic
+
+import rego.v1
+
+invalid := {"allow": false, "status": 400, "reason": {
+    "code": "request_invalid", "category": "input", "message": "invalid"}}
+
+decision := invalid if input.v >= 0
+"""
+
+
+@pytest.fixture(scope="module")
+def arithmetic(tmp_path_factory) -> Embedded:
+    policy = tmp_path_factory.mktemp("arithmetic") / "arithmetic.rego"
+    policy.write_text(ARITHMETIC_POLICY)
+    return Embedded(policy.parent, entry_points=("arithmetic/decision",))
+
+
+def test_output_regopy_cannot_parse_is_an_error_not_a_raise(arithmetic):
+    # Found by `tenantguard policy check --engine embedded`: after arithmetic on
+    # a float this small, regopy's wrapper raised JSONDecodeError out of decide.
+    decision = arithmetic.decide("arithmetic/decision", {"v": 2.2250738585072014e-308})
+    assert_denied(decision, "engine_error")
+
+
+def test_a_small_float_regopy_can_evaluate_is_decided(arithmetic):
+    decision = arithmetic.decide("arithmetic/decision", {"v": 1e-5})
+    assert (decision.status, decision.reason.code) == (400, "request_invalid")
+
+
 def test_policy_that_does_not_parse_is_refused(tmp_path):
     (tmp_path / "broken.rego").write_text("package broken\n\nallow if {\n")
     with pytest.raises(EngineError, match="could not compile"):

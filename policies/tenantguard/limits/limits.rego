@@ -57,9 +57,13 @@ _request_valid if {
 
 # A whole number from 0 to 2^53 - 1. "> -1" rather than ">= 0" because regopy
 # holds -0 < 0; the upper bound because regopy's floor wraps past 2^63 while
-# OPA's does not, so larger numbers would be decided differently.
+# OPA's does not, so larger numbers would be decided differently. A number
+# written with a negative exponent is refused before any arithmetic, because
+# regopy's arithmetic on floats near 1e-308 yields no answer at all; a whole
+# number written so (100e-2) is refused too: counts are written plainly.
 _is_count(n) if {
 	is_number(n)
+	not regex.match(`[eE]-`, json.marshal(n))
 	n > -1
 	n <= 9007199254740991
 	floor(n) == n

@@ -114,6 +114,13 @@ test_negative_or_fractional_usage_is_request_invalid if {
 	}
 }
 
+test_usage_near_the_smallest_float_is_request_invalid if {
+	every current in [1e-300, 2.2250738585072014e-308, 1.1125369292536007e-308, 5e-324, 1E-5] {
+		limits.decision == reasons.deny("request_invalid") with input as _request("acme", "agents", current)
+			with data.tenants as _tenants
+	}
+}
+
 test_usage_past_the_safe_integer_range_is_request_invalid if {
 	every current in [9007199254740992, 1e20, 1e308] {
 		limits.decision == reasons.deny("request_invalid") with input as _request("acme", "agents", current)
