@@ -120,6 +120,8 @@ def run(options: argparse.Namespace, echo=print) -> int:
     report_dir.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as started:
         base_url, operator_key, stack = _target(options, started, echo)
+        if stack is not None:  # its warnings and tracebacks, for any 5xx
+            started.callback(_keep_log, stack, report_dir / "stack.log")
         ttl = int(options.duration) + 3600
         planned = plan.provision(base_url, operator_key, options.tenants, ttl)
         echo(f"tenantguard load: {len(planned.tenants)} tenants, {options.users} users, "
@@ -128,9 +130,11 @@ def run(options: argparse.Namespace, echo=print) -> int:
         usages = {
             t.id: plan.read_usage(base_url, operator_key, t.id) for t in planned.tenants
         }
-        if stack is not None:  # its warnings and tracebacks, for any 5xx
-            (report_dir / "stack.log").write_text(stack.output(), encoding="utf-8")
     return _report(planned, usages, report_dir, echo)
+
+
+def _keep_log(stack, path: Path) -> None:
+    path.write_text(stack.output(), encoding="utf-8")
 
 
 def _check(options: argparse.Namespace) -> None:
