@@ -100,7 +100,16 @@ class AuditLog:
 
 def append(session: Session, event: AuditEvent, now: datetime) -> dict[str, Any]:
     """Append `event` inside the caller's transaction; the caller commits."""
-    return chain.append(session, asdict(event), iso(now))
+    return chain.append(session, _storable(asdict(event)), iso(now))
+
+
+def _storable(fields: dict[str, Any]) -> dict[str, Any]:
+    """PostgreSQL text cannot hold NUL, and a caller's path or name may: the
+    record keeps it visibly as `\\x00` instead of failing the request."""
+    return {
+        name: value.replace("\x00", "\\x00") if isinstance(value, str) else value
+        for name, value in fields.items()
+    }
 
 
 def verify_chain(

@@ -89,3 +89,12 @@ def test_the_operator_verifies_the_chain_and_sees_an_edit(stack, acme):
 
 def test_a_tenant_cannot_verify_the_chain(acme):
     assert acme.get("/admin/audit/verify").status_code == 404
+
+
+def test_a_nul_byte_the_caller_sent_is_recorded_visibly(stack, acme):
+    response = acme.get("/v1/files/report.txt%00.png")
+
+    records = stack.audit(request_id=response.headers["X-Request-ID"])
+    assert response.status_code == 400
+    assert records and "report.txt\\x00.png" in records[-1]["resource_id"]
+    assert all("\x00" not in str(record) for record in records)
