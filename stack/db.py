@@ -321,12 +321,38 @@ def _secure_postgres(owner: Engine, app_user: str | None) -> None:
     with owner.begin() as connection:
         # Serialize concurrent starts (several API workers) on one lock.
         connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7415)")
+        if _is_secured(connection, app_user or owner.url.username):
+            # A worker (re)starting beside live requests: its DDL would take
+            # table locks against them (PostgreSQL answered with deadlocks).
+            return
         for statement in rls_statements(TENANT_TABLES):
             connection.exec_driver_sql(statement)
         if app_user and app_user != owner.url.username:
             connection.exec_driver_sql(
                 f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{app_user}"'
             )
+
+
+def _is_secured(connection: Any, app_user: str | None) -> bool:
+    """Row-level security forced on every tenant table, both policies on each,
+    and every table granted to the application role: nothing left to do."""
+    tables = {"tables": list(TENANT_TABLES)}
+    forced = connection.exec_driver_sql(
+        "SELECT count(*) FROM pg_class WHERE relname = ANY(%(tables)s) "
+        "AND relkind = 'r' AND relrowsecurity AND relforcerowsecurity",
+        tables,
+    ).scalar()
+    policies = connection.exec_driver_sql(
+        "SELECT count(*) FROM pg_policies WHERE tablename = ANY(%(tables)s) "
+        "AND policyname IN ('tenant_rows', 'operator_reads')",
+        tables,
+    ).scalar()
+    ungranted = connection.exec_driver_sql(
+        "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND NOT "
+        "has_table_privilege(%(user)s, format('%%I.%%I', schemaname, tablename), 'INSERT')",
+        {"user": app_user},
+    ).scalar()
+    return forced == len(TENANT_TABLES) == policies / 2 and ungranted == 0
 
 
 def guard(

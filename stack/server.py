@@ -57,6 +57,7 @@ def serve(
 
 
 UVICORN_OPTIONS = {"proxy_headers": False, "server_header": False, "date_header": False}
+WORKER_HEALTHCHECK_SECONDS = 60
 
 
 def _serve_workers(settings, host, port, log_level, workers) -> None:
@@ -81,6 +82,9 @@ def _serve_workers(settings, host, port, log_level, workers) -> None:
         "stack.server:app_from_environment",
         factory=True,
         workers=workers,
+        # uvicorn kills a worker that misses a 5 s ping; on a starved machine
+        # that killed busy, healthy workers (and their requests) mid-run.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         host=host,
         port=port,
         log_level=log_level,
