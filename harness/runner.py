@@ -530,26 +530,14 @@ class ItemRun:
         self, step: Step, exchange: Exchange, context: template.Context
     ) -> list[Finding]:
         wanted = self._expand(step, "expect", step.expect.fields, context)
-        lookup = template.Context(exchange.response.view())
-        actual = {}
-        for path in wanted:
-            try:
-                actual[path] = lookup.lookup(path)
-            except template.TemplateError:
-                actual[path] = "(absent)"
+        actual = _response_values(exchange, wanted)
         return checks.check_fields(step, exchange, actual, wanted)
 
     def _check_close_to(
         self, step: Step, exchange: Exchange, context: template.Context
     ) -> list[Finding]:
         wanted = self._expand(step, "expect", step.expect.close_to, context)
-        lookup = template.Context(exchange.response.view())
-        actual = {}
-        for path in wanted:
-            try:
-                actual[path] = lookup.lookup(path)
-            except template.TemplateError:
-                actual[path] = "(absent)"
+        actual = _response_values(exchange, wanted)
         return checks.check_close_to(step, exchange, actual, wanted)
 
     def _check_missing(
@@ -706,3 +694,15 @@ def release_together(send: Callable[[Any], Any], requests: list) -> list:
         if isinstance(answer, BaseException):
             raise answer
     return answers
+
+
+def _response_values(exchange: Exchange, paths) -> dict[str, Any]:
+    """The value at each path of the response, or "(absent)"."""
+    lookup = template.Context(exchange.response.view())
+    actual = {}
+    for path in paths:
+        try:
+            actual[path] = lookup.lookup(path)
+        except template.TemplateError:
+            actual[path] = "(absent)"
+    return actual
