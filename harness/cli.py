@@ -61,6 +61,12 @@ def parser() -> argparse.ArgumentParser:
     audit.add_argument(
         "arguments", nargs=argparse.REMAINDER, help="verify --db URL | export --db URL"
     )
+    keys = commands.add_parser(
+        "keys", help="rotate a tenant's keys; re-encrypt its secrets", add_help=False
+    )
+    keys.add_argument(
+        "arguments", nargs=argparse.REMAINDER, help="rotate TENANT | reencrypt TENANT"
+    )
     return top
 
 
@@ -262,6 +268,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from enforcement import audit_cli
 
         return audit_cli.main(argv[1:])
+    if argv[:1] == ["keys"]:
+        from stack import keys
+
+        return keys.main(argv[1:])
     options = parser().parse_args(argv)
     try:
         with _interrupts_as_keyboard_interrupt():
