@@ -4,30 +4,14 @@ SQLite and on PostgreSQL with row-level security underneath."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import requests
 import sqlalchemy as sa
 
 from harness.stackproc import ReferenceStack
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def run_suite(stack: ReferenceStack, report_dir: Path) -> dict:
-    done = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "run", "--base-url", stack.url,
-         "--target", "reference", "-n", "2", "--report-dir", str(report_dir)],
-        cwd=REPO, env={**os.environ, **stack.harness_environment()},
-        capture_output=True, text=True, timeout=900, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    return json.loads((report_dir / "report.json").read_text())
+from tests.suite import run_suite
 
 
 def statement_counts(stack: ReferenceStack) -> dict:

@@ -11,30 +11,15 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import requests
 
 from enforcement import audit_cli
 from harness.stackproc import ReferenceStack
+from tests.suite import run_suite
 
-REPO = Path(__file__).resolve().parents[2]
 OBJECT_ID = re.compile(r"\b(?:ag|ex|cr)_[0-9a-f]{24}\b")
-
-
-def run_suite(stack: ReferenceStack, report_dir: Path) -> dict:
-    done = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "run", "--base-url", stack.url,
-         "--target", "reference", "-n", "2", "--report-dir", str(report_dir)],
-        cwd=REPO, env={**os.environ, **stack.harness_environment()},
-        capture_output=True, text=True, timeout=900, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    return json.loads((report_dir / "report.json").read_text())
 
 
 def audit_by_request(stack: ReferenceStack) -> dict[str, list[dict]]:
