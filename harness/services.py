@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -212,13 +213,23 @@ def find_postgres_bin() -> Path:
     on_path = shutil.which("initdb")
     if on_path:
         return Path(on_path).resolve().parent
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), reverse=True)
+    candidates = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda initdb: _version_key(initdb.parent.parent.name),
+        reverse=True,
+    )
     if candidates:
         return candidates[0].parent
     raise UsageError(
         "PostgreSQL's initdb was not found. Install the server binaries "
         "(Debian/Ubuntu: `apt-get install postgresql`; macOS: `brew install postgresql`)."
     )
+
+
+def _version_key(name: str) -> tuple[int, ...]:
+    # Debian names the folders by major version ("15", "9.6"); newest first
+    # means numeric order, not string order.
+    return tuple(int(part) for part in re.findall(r"\d+", name))
 
 
 def _as_postgres_user() -> dict:
