@@ -274,7 +274,12 @@ class ScenarioItem(pytest.Item):
         except ItemSkipped as exc:
             pytest.skip(str(exc))
         except TenantGuardError as exc:
-            pytest.fail(str(exc), pytrace=False)
+            failure = str(exc)
+        else:
+            return
+        # Failed outside the except block: raised inside it, pytest would
+        # print the message twice, once as the context of the other.
+        pytest.fail(failure, pytrace=False)
 
     def runtest(self) -> None:
         try:

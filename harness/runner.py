@@ -106,10 +106,17 @@ class ItemRun:
         self._draw_let()
         for step in self.scenario.setup:
             findings = self.run_step(step)
+            if findings and _leaked_to_attacker(step, findings):
+                # The victim's data reached the attacker before the attack
+                # began: that is a breach, not a target that misbehaved.
+                self.findings = findings
+                return
             if findings:
                 raise TargetError(self._setup_failure(step, findings))
 
     def attack(self) -> list[Finding]:
+        if self.findings:
+            return self.findings
         for step in self.scenario.attack:
             findings = self.run_step(step)
             if findings:
@@ -631,6 +638,10 @@ class ItemRun:
             f"  {curl(exchange.request, self.secrets())}\n"
             + _indent(describe_response(exchange.response, self.secrets()))
         )
+
+
+def _leaked_to_attacker(step: Step, findings: list[Finding]) -> bool:
+    return step.actor == "attacker" and any(f.check == "no_canary" for f in findings)
 
 
 def _indent(text: str, prefix: str = "    ") -> str:

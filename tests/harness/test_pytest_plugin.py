@@ -200,7 +200,9 @@ def test_an_unreachable_target_errors_without_a_traceback(project):
 
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*cannot reach the target at http://127.0.0.1:9*"])
-    assert "Traceback" not in result.stdout.str()
+    output = result.stdout.str()
+    assert "Traceback" not in output
+    assert "During handling of the above exception" not in output
 
 
 def test_items_run_under_xdist_and_the_report_is_gathered(project, server):

@@ -188,6 +188,36 @@ def test_a_setup_step_that_fails_is_a_target_error_not_a_finding(load, target):
     assert "curl -sS -i -X POST http://fake/v1/agents" in str(caught.value)
 
 
+ATTACKER_SETUP_SCENARIO = READ_SCENARIO.replace(
+    "attack:\n",
+    """  - name: the attacker probes it before the attack
+    as: attacker
+    request: {method: GET, endpoint: agent.item, id: "{{theirs}}"}
+    expect: {status: 404}
+attack:
+""",
+)
+
+
+def test_victim_data_reaching_the_attacker_in_setup_is_a_finding(load, target, api):
+    api.bugs = Bugs(no_tenant_check=True)
+
+    run, findings = run_item(load, target, ATTACKER_SETUP_SCENARIO)
+
+    assert "no_canary" in checks_of(findings)
+    assert {finding.step.label for finding in findings} == {
+        'setup step 2 "the attacker probes it before the attack" (line 11)'
+    }
+    assert [e.kind for e in run.exchanges].count("attack") == 0
+
+
+def test_an_attacker_setup_step_on_an_isolated_target_leads_to_the_attack(load, target):
+    run, findings = run_item(load, target, ATTACKER_SETUP_SCENARIO)
+
+    assert findings == []
+    assert [e.kind for e in run.exchanges].count("attack") == 1
+
+
 def test_indistinguishable_needs_a_victim_value_in_the_request(load, target):
     text = READ_SCENARIO.replace('id: "{{theirs}}"', "id: ag_000")
 
