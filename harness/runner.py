@@ -106,9 +106,7 @@ class ItemRun:
         self._draw_let()
         for step in self.scenario.setup:
             findings = self.run_step(step)
-            if findings and _leaked_to_attacker(step, findings):
-                # The victim's data reached the attacker before the attack
-                # began: that is a breach, not a target that misbehaved.
+            if findings and self._attacker_reached_victim(step, findings):
                 self.findings = findings
                 return
             if findings:
@@ -626,6 +624,17 @@ class ItemRun:
             else:
                 self.victim_saved.discard(name)
 
+    def _attacker_reached_victim(self, step: Step, findings: list[Finding]) -> bool:
+        """A failed setup step is a finding, not a misbehaving target, when the
+        attacker played it and either got victim data back or sent a victim
+        value: an attack, however early it comes, that the target got wrong."""
+        if step.actor != "attacker":
+            return False
+        if any(finding.check == "no_canary" for finding in findings):
+            return True
+        sent = self._referenced([step.request, list(step.burst), step.parent])
+        return bool(sent & self.victim_saved)
+
     def _setup_failure(
         self, step: Step, findings: list[Finding], exchange: Exchange | None = None
     ) -> str:
@@ -638,10 +647,6 @@ class ItemRun:
             f"  {curl(exchange.request, self.secrets())}\n"
             + _indent(describe_response(exchange.response, self.secrets()))
         )
-
-
-def _leaked_to_attacker(step: Step, findings: list[Finding]) -> bool:
-    return step.actor == "attacker" and any(f.check == "no_canary" for f in findings)
 
 
 def _indent(text: str, prefix: str = "    ") -> str:

@@ -211,6 +211,24 @@ def test_victim_data_reaching_the_attacker_in_setup_is_a_finding(load, target, a
     assert [e.kind for e in run.exchanges].count("attack") == 0
 
 
+def test_a_403_to_the_attacker_in_setup_is_a_finding(load, target, api):
+    api.bugs = Bugs(forbidden_not_404=True)
+
+    _, findings = run_item(load, target, ATTACKER_SETUP_SCENARIO)
+
+    assert checks_of(findings) == ["status"]
+    assert findings[0].step.section == "setup"
+
+
+def test_an_attacker_setup_step_without_victim_values_still_errors(load, target):
+    text = ATTACKER_SETUP_SCENARIO.replace('id: "{{theirs}}"', "id: ag_000").replace(
+        "expect: {status: 404}", "expect: {status: 418}"
+    )
+
+    with pytest.raises(TargetError, match="This is not a finding"):
+        run_item(load, target, text)
+
+
 def test_an_attacker_setup_step_on_an_isolated_target_leads_to_the_attack(load, target):
     run, findings = run_item(load, target, ATTACKER_SETUP_SCENARIO)
 
